@@ -1,0 +1,68 @@
+/*
+ * mm/heap.h - the NUMA-aware buddy heap. See mm/heap.c for the algorithm.
+ *
+ * Names follow the Xen allocator this design starts from (init_heap_pages,
+ * free_heap_pages, alloc_heap_pages), because those are the words of the
+ * reference thread that the labs ask students to read.
+ */
+#ifndef MM_HEAP_H
+#define MM_HEAP_H
+
+#include <numbat/types.h>
+
+#define MAX_ORDER 18 /* largest block: 2^18 pages = 1 GiB */
+#define NR_ZONES  64 /* zone z holds frames whose MFN is z bits wide */
+
+/* Flags for alloc_heap_pages(). */
+#define ALLOC_EXACT_NODE 0x1u /* only the requested node, no fallback */
+
+/* Where the frame table lives; set up by frametable_init() (mm/frametable.h). */
+
+/*
+ * Give frames [mfn, mfn + nr_pages) to the heap for the first time. Every
+ * frame must be uninitialised. Touches only page_info, never the pages,
+ * except the few it carves for a node's heap structures. MFN 0 is kept out.
+ */
+void init_heap_pages(mfn_t mfn, unsigned long nr_pages);
+
+/*
+ * Return the 2^order block at mfn (aligned to its size) to the heap. A block
+ * whose first page is uninitialised goes through init_heap_pages() first.
+ * Freeing a page that is already free, or one that the heap never gave out,
+ * is a panic that names the frame and its state.
+ */
+void free_heap_pages(mfn_t mfn, unsigned int order);
+
+/*
+ * A 2^order block whose frames all lie below 2^bits bytes (bits == 0 means
+ * no limit), from node `node` (NUMA_NO_NODE: the calling hart's node), its
+ * highest zone first, then - unless ALLOC_EXACT_NODE - from the other nodes
+ * nearest first. Returns the first frame, or INVALID_MFN when nothing fits.
+ * The frames are left in state inuse with their flag bits kept.
+ */
+mfn_t alloc_heap_pages(unsigned int order, unsigned int bits,
+                       unsigned int node, unsigned int flags);
+
+/* Free pages of one node and zone, and of a whole node. */
+unsigned long heap_free_pages_in(unsigned int node, unsigned int zone);
+unsigned long heap_free_pages_node(unsigned int node);
+unsigned long heap_total_free_pages(void);
+
+/* Free blocks of one order on one node and zone. */
+unsigned long heap_free_blocks(unsigned int node, unsigned int zone,
+                               unsigned int order);
+
+/* True once node's heap structures exist (they are created lazily). */
+bool heap_node_exists(unsigned int node);
+
+/*
+ * Check every heap invariant (see docs/mm.md). Returns 0 when all hold;
+ * otherwise prints each broken rule (with the frame, the node and the
+ * state that show it) and returns -EINVAL. Takes the heap lock.
+ */
+int heap_check(void);
+
+/* Forget every node heap (host tests build many machines in one process). */
+void heap_reset(void);
+
+#endif /* MM_HEAP_H */
