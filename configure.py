@@ -218,8 +218,17 @@ def first_lines_say(path, word):
 
 # --- 4.-7. the ninja file ----------------------------------------------------------
 
+def ninja_file(args):
+    """build.ninja sits at the top for the default build/, so that plain
+    `ninja` works there; any other build folder gets its own, used with
+    `ninja -C FOLDER` (handy for a second configuration beside the first)."""
+    if os.path.abspath(args.builddir) == os.path.join(TOP, 'build'):
+        return os.path.join(TOP, 'build.ninja')
+    return os.path.join(os.path.abspath(args.builddir), 'build.ninja')
+
+
 def write_ninja(args, tools, argv):
-    b = args.builddir
+    b = os.path.abspath(args.builddir)
     fl = flags(args, tools)
     uid = os.getuid() if hasattr(os, 'getuid') else 0
     gdb_port = args.gdb_port or 20000 + uid % 10000
@@ -381,12 +390,13 @@ def write_ninja(args, tools, argv):
     # runs configure.py again before building.
     read = ['$top/configure.py'] + [f'$top/{d}' for d in SOURCE_DIRS
                                     if os.path.isdir(os.path.join(TOP, d))]
-    w(f'build build.ninja: configure | {" ".join(read)}')
+    w(f'build {ninja_file(args)}: configure | {" ".join(read)}')
     w('  confargs = ' + ' '.join(shlex.quote(a) for a in argv
                                  if a != '--install-deps'))
-    with open(os.path.join(TOP, 'build.ninja'), 'w') as f:
+    with open(ninja_file(args), 'w') as f:
         f.write('\n'.join(out) + '\n')
-    with open(os.path.join(TOP, 'compile_commands.json'), 'w') as f:
+    with open(os.path.join(os.path.dirname(ninja_file(args)),
+                           'compile_commands.json'), 'w') as f:
         json.dump(commands, f, indent=1)
 
 
@@ -399,11 +409,14 @@ def main(argv):
     if args.install_deps:
         install_deps()
     tools = probe_tools(args)
-    os.makedirs(os.path.join(TOP, args.builddir), exist_ok=True)
+    os.makedirs(os.path.abspath(args.builddir), exist_ok=True)
     write_ninja(args, tools, argv)
     print(f'configure: cross compiler {tools["cross"]}gcc, {tools["qemu"]}, '
           f'{tools["gdb"]}; wrote build.ninja ({"release" if args.release else "debug"} '
           f'build in {args.builddir}/).')
+    if ninja_file(args) != os.path.join(TOP, 'build.ninja'):
+        print(f'configure: this build folder has its own build.ninja: '
+              f'use `ninja -C {args.builddir}`.')
     print('configure: now run `ninja` to build, `ninja qemu` to boot, '
           '`ninja check` to test.')
 
