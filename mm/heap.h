@@ -16,7 +16,17 @@
 /* Flags for alloc_heap_pages(). */
 #define ALLOC_EXACT_NODE 0x1u /* only the requested node, no fallback */
 
-/* Where the frame table lives; set up by frametable_init() (mm/frametable.h). */
+/*
+ * The zone of a frame is the bit width of its MFN: zone z holds frames
+ * [2^(z-1), 2^z), and zone 0 holds MFN 0 alone. A frame below 2^bits bytes
+ * is in a zone <= bits - PAGE_SHIFT.
+ */
+static inline unsigned int mfn_zone(mfn_t mfn)
+{
+    return mfn ? 64u - (unsigned int)__builtin_clzl(mfn) : 0u;
+}
+
+/* The frame table is set up by frametable_init() (mm/frametable.h). */
 
 /*
  * Give frames [mfn, mfn + nr_pages) to the heap for the first time. Every

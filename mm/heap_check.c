@@ -1,0 +1,219 @@
+/*
+ * mm/heap_check.c - heap_check(): does the heap still keep every rule?
+ *
+ * Host tests run it after every operation of their randomized runs; the
+ * kernel monitor runs it on request. It checks, with the heap lock held:
+ *
+ *   lists     every listed block is free, heads a block of its list's order,
+ *             is aligned, sits in its list's zone and node, is listed once,
+ *             and the list's prev/next links agree;
+ *   counters  the free pages on the lists of a node and zone equal its
+ *             counter, and the node's total is their sum;
+ *   frames    walking the frame table, every free frame lies in exactly
+ *             one listed block (accounted for exactly once); a block never
+ *             spans a node or a zone; no frame was initialised twice;
+ *   maximal   no free block has a free buddy it should have merged with;
+ *   never     MFN 0 and holes are never free; carved node-heap frames stay
+ *             inuse with PGC_NODE_META, and no other frame has that flag.
+ *
+ * It marks listed heads with PGC_CHECKED while it works (so "listed once"
+ * and "every free frame is listed" cost one walk each) and clears every
+ * mark before it returns. Each broken rule is printed with the frame, its
+ * node and its state; the first HEAP_CHECK_MAX_REPORTS are shown.
+ */
+#include <numbat/errno.h>
+
+#include "mm/frametable.h"
+#include "mm/heap.h"
+#include "mm/hooks.h"
+#include "mm/node_heap.h"
+
+#define HEAP_CHECK_MAX_REPORTS 20
+
+static unsigned long nr_broken;  /* broken rules found by the running check */
+
+static void broken(mfn_t mfn, const char *rule)
+{
+    const struct page_info *pg = mfn_to_page(mfn);
+
+    if (nr_broken++ < HEAP_CHECK_MAX_REPORTS)
+        mm_hook_printk("heap_check: frame 0x%lx node %u state %s: %s\n", mfn,
+                       pg->node, page_state_name(page_state(pg)), rule);
+}
+
+/* The rules for one listed block; marks its head PGC_CHECKED. */
+static void check_listed_block(const struct node_heap *nh, unsigned int zone,
+                               unsigned int order, struct page_info *pg)
+{
+    mfn_t mfn = page_to_mfn(pg);
+    uint64_t ci = page_count_info(pg);
+    mfn_t last = mfn + ((mfn_t)1 << order) - 1;
+
+    if (pgc_state(ci) != PAGE_STATE_FREE)
+        broken(mfn, "on a free list but not free");
+    if (pg->order != order)
+        broken(mfn, "its order field differs from its list's order");
+    if (!IS_ALIGNED(mfn, (mfn_t)1 << order) || !frametable_covers(last))
+        broken(mfn, "listed block is not aligned or runs off the table");
+    else if (mfn_zone(mfn) != zone || mfn_zone(last) != zone)
+        broken(mfn, "listed block is not (wholly) in its list's zone");
+    if (pg->node != nh->node || mm_hook_mfn_to_node(mfn) != nh->node)
+        broken(mfn, "listed block is on another node's list");
+    if (ci & PGC_CHECKED)
+        broken(mfn, "listed twice");
+    page_set_flags(pg, PGC_CHECKED);
+}
+
+/* Walk one list; returns the pages on it. */
+static unsigned long check_list(const struct node_heap *nh, unsigned int zone,
+                                unsigned int order)
+{
+    unsigned long pages = 0, limit = frametable_end() - frametable_first();
+    struct page_info *prev = NULL;
+
+    for (struct page_info *pg = nh->free_lists[zone][order]; pg; pg = pg->next) {
+        if (pg->prev != prev)
+            broken(page_to_mfn(pg), "its prev link does not point back");
+        if (page_has_flag(pg, PGC_CHECKED)) {
+            broken(page_to_mfn(pg), "listed twice (a cycle?)");
+            break;
+        }
+        check_listed_block(nh, zone, order, pg);
+        pages += 1UL << order;
+        if (pages > limit)
+            break;
+        prev = pg;
+    }
+    return pages;
+}
+
+static void check_node_lists(const struct node_heap *nh)
+{
+    unsigned long total = 0;
+
+    for (unsigned int zone = 0; zone < NR_ZONES; zone++) {
+        unsigned long pages = 0;
+
+        for (unsigned int order = 0; order <= MAX_ORDER; order++)
+            pages += check_list(nh, zone, order);
+        if (pages != nh->free_pages[zone])
+            mm_hook_printk("heap_check: node %u zone %u: lists hold %lu free "
+                           "pages, the counter says %lu\n", nh->node, zone,
+                           pages, nh->free_pages[zone]), nr_broken++;
+        total += pages;
+    }
+    if (total != nh->total_free)
+        mm_hook_printk("heap_check: node %u: lists hold %lu free pages, the "
+                       "total says %lu\n", nh->node, total, nh->total_free), nr_broken++;
+}
+
+/* Would the free block at mfn have merged with its buddy? */
+static bool has_free_buddy(mfn_t mfn, unsigned int order, unsigned int node)
+{
+    mfn_t buddy = mfn ^ ((mfn_t)1 << order);
+    const struct page_info *bpg;
+
+    if (order >= MAX_ORDER || !mfn_valid(buddy))
+        return false;
+    bpg = mfn_to_page(buddy);
+    return page_state_is(bpg, PAGE_STATE_FREE) && bpg->order == order &&
+           bpg->node == node && mfn_zone(buddy) == mfn_zone(mfn);
+}
+
+/* The rules for the free block that the table walk meets at mfn. */
+static mfn_t check_free_block(mfn_t mfn)
+{
+    struct page_info *head = mfn_to_page(mfn);
+    unsigned int order = head->order;
+    mfn_t end = mfn + ((mfn_t)1 << MIN(order, (unsigned int)MAX_ORDER));
+
+    if (!page_has_flag(head, PGC_CHECKED))
+        broken(mfn, "free but on no free list");
+    if (has_free_buddy(mfn, order, head->node))
+        broken(mfn, "free block left unmerged with its free buddy");
+    for (mfn_t m = mfn + 1; m < end && frametable_covers(m); m++) {
+        struct page_info *pg = mfn_to_page(m);
+
+        if (!page_state_is(pg, PAGE_STATE_FREE) || !mfn_valid(m))
+            broken(m, "inside a free block but not a free RAM frame");
+        if (pg->node != head->node || mm_hook_mfn_to_node(m) != head->node)
+            broken(m, "free block spans two nodes");
+        if (page_has_flag(pg, PGC_CHECKED)) {
+            broken(m, "inside a free block and listed as a block of its own");
+            page_clear_flags(pg, PGC_CHECKED);
+        }
+    }
+    page_clear_flags(head, PGC_CHECKED);
+    return end;
+}
+
+/* The rules every frame keeps, whatever its state. */
+static void check_frame(mfn_t mfn)
+{
+    const struct page_info *pg = mfn_to_page(mfn);
+    uint64_t ci = page_count_info(pg);
+    const struct node_heap *nh = node_heap_get(pg->node);
+
+    if (pg->nr_inits > 1)
+        broken(mfn, "initialised more than once");
+    if ((ci & PGC_HOLE) && (pgc_state(ci) != PAGE_STATE_UNINITIALISED || pg->nr_inits))
+        broken(mfn, "a hole that went into the heap");
+    if (mfn == 0 && pg->nr_inits)
+        broken(mfn, "MFN 0 went into the heap");
+    if ((ci & PGC_NODE_META) &&
+        (pgc_state(ci) != PAGE_STATE_INUSE || nh == NULL ||
+         nh->meta_mfn == INVALID_MFN || mfn < nh->meta_mfn ||
+         mfn >= nh->meta_mfn + nh->meta_pages))
+        broken(mfn, "carved node-heap frame changed state or belongs to no heap");
+}
+
+/* Walk the frame table in address order. */
+static void check_frames(void)
+{
+    mfn_t mfn = frametable_first();
+
+    while (mfn < frametable_end()) {
+        check_frame(mfn);
+        if (page_state_is(mfn_to_page(mfn), PAGE_STATE_FREE))
+            mfn = check_free_block(mfn);
+        else
+            mfn++;
+    }
+    for (mfn = frametable_first(); mfn < frametable_end(); mfn++)
+        page_clear_flags(mfn_to_page(mfn), PGC_CHECKED);
+}
+
+/* Each carved range must still be marked as such. */
+static void check_carved(const struct node_heap *nh)
+{
+    if (nh->meta_mfn == INVALID_MFN)
+        return;
+    for (mfn_t m = nh->meta_mfn; m < nh->meta_mfn + nh->meta_pages; m++)
+        if (!page_has_flag(mfn_to_page(m), PGC_NODE_META) ||
+            mfn_to_page(m)->node != nh->node)
+            broken(m, "carved node-heap frame lost its PGC_NODE_META mark");
+}
+
+int heap_check(void)
+{
+    unsigned long found;
+
+    mm_hook_lock();
+    nr_broken = 0;
+    for (unsigned int node = 0; node < MAX_NUMNODES; node++) {
+        const struct node_heap *nh = node_heap_get(node);
+
+        if (nh) {
+            check_node_lists(nh);
+            check_carved(nh);
+        }
+    }
+    if (frametable_end() > frametable_first())
+        check_frames();
+    found = nr_broken;
+    mm_hook_unlock();
+    if (found > HEAP_CHECK_MAX_REPORTS)
+        mm_hook_printk("heap_check: %lu broken rules (first %u shown)\n", found,
+                       HEAP_CHECK_MAX_REPORTS);
+    return found ? -EINVAL : 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * mm/node_heap.c - creating a node's heap structures, lazily, from the
+ * node's own memory.
+ *
+ * A node heap (struct node_heap in mm/node_heap.h) is the list heads and
+ * counters of one NUMA node: about 10 KiB, three pages. Numbat does not
+ * know at build time how many nodes a machine has, nor does it want the
+ * structures of node 1 to live in node 0's memory (every free and every
+ * allocation on node 1 would then cross the interconnect). So a node heap
+ * is created the first time frames of that node reach init_heap_pages(),
+ * and it is carved from those very frames:
+ *
+ *     frames of node 1 on their way into the heap
+ *     [s                                           e)
+ *     | ........ given to the buddy lists ....... |meta|
+ *                                                  ^^^^ NODE_HEAP_PAGES frames,
+ *                                                  state inuse + PGC_NODE_META
+ *
+ * Why the tail: a bank usually starts on a well-aligned frame (0x80000 is
+ * 2^19-aligned), and the buddy heap makes its largest blocks from aligned
+ * starts. Carving the head would leave [s + 3, e), whose start is only
+ * 1-aligned, and cut the first big block into a staircase of small ones.
+ * The tail is where a range is least aligned anyway.
+ *
+ * The fallback: when the range is smaller than NODE_HEAP_PAGES (a 1-page
+ * range, or a node whose only free frames are a few scattered pages), the
+ * node takes its own slot in a static pool in .bss. There is one slot per
+ * possible node, so the fallback can never run out; it costs
+ * MAX_NUMNODES * sizeof(struct node_heap) of .bss, and the only loss is
+ * that this node's lists live in the kernel image's memory instead of the
+ * node's own.
+ *
+ * The carved frames are in use for good. They carry PGC_NODE_META, so a
+ * stray free_heap_pages() of one is a panic instead of the heap handing
+ * out its own list heads.
+ */
+#include "mm/frametable.h"
+#include "mm/hooks.h"
+#include "mm/node_heap.h"
+
+static struct node_heap *node_heaps[MAX_NUMNODES];        /* NULL until created */
+static struct node_heap node_heap_pool[MAX_NUMNODES];     /* the fallback slots */
+
+struct node_heap *node_heap_get(unsigned int node)
+{
+    return node < MAX_NUMNODES ? node_heaps[node] : NULL;
+}
+
+/* Mark the carved frames: in use for good, and why. */
+static void node_heap_mark_carved(unsigned int node, mfn_t s, mfn_t e)
+{
+    for (mfn_t mfn = s; mfn < e; mfn++) {
+        struct page_info *pg = mfn_to_page(mfn);
+
+        ASSERT(page_state_is(pg, PAGE_STATE_INUSE));
+        ASSERT(pg->node == node);
+        page_set_flags(pg, PGC_NODE_META);
+    }
+}
+
+mfn_t node_heap_create(unsigned int node, mfn_t s, mfn_t e)
+{
+    struct node_heap *nh;
+    mfn_t meta = INVALID_MFN;
+
+    if (node >= MAX_NUMNODES)
+        mm_hook_panic("node_heap_create: node %u is not below MAX_NUMNODES (%u)",
+                      node, MAX_NUMNODES);
+    ASSERT(node_heaps[node] == NULL && s < e);
+    if (e - s >= NODE_HEAP_PAGES) {
+        meta = e - NODE_HEAP_PAGES;
+        node_heap_mark_carved(node, meta, e);
+        nh = mm_hook_pa_to_va(mfn_to_pa(meta));
+    } else {
+        nh = &node_heap_pool[node];
+    }
+    __builtin_memset(nh, 0, sizeof(*nh));
+    nh->meta_mfn = meta;
+    nh->meta_pages = meta == INVALID_MFN ? 0 : NODE_HEAP_PAGES;
+    nh->node = node;
+    node_heaps[node] = nh;
+    return meta == INVALID_MFN ? e : meta;
+}
+
+void node_heap_reset(void)
+{
+    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
+        node_heaps[node] = NULL;
+}
