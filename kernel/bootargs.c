@@ -1,0 +1,170 @@
+/*
+ * kernel/bootargs.c - parsing the command line (see kernel/bootargs.h).
+ *
+ * The parser reads one word at a time: skip spaces, read the name up to
+ * '=' or a space, then the value (quoted or not), then look the name up
+ * in `arguments` and let the entry's set() check and store the value.
+ * Each set() returns 0, or a negative code and a reason; the parser then
+ * prints the reason beside the entry's list of accepted forms.
+ *
+ * To add an argument: write a set_NAME() and add a row to `arguments`.
+ */
+#include <numbat/errno.h>
+#include <numbat/string.h>
+
+#include "bootargs.h"
+#include "printk.h"
+
+#define BOOTARG_NAME_MAX 32
+
+struct bootargs bootargs;
+
+/* One argument the kernel knows. */
+struct bootarg {
+    const char *name;     /* the word before '=' */
+    const char *accepted; /* its accepted forms, for messages */
+    int (*set)(const char *value, bool has_value, const char **why);
+};
+
+/* A ktest glob: letters, digits, '_', '.', '-', '*', '?'. */
+static bool glob_chars_ok(const char *s)
+{
+    for (; *s; s++) {
+        char c = *s;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || strchr("_.-*?", c);
+
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static int set_ktest(const char *value, bool has_value, const char **why)
+{
+    if (!has_value || !value[0]) {
+        *why = "needs a value";
+        return -EINVAL;
+    }
+    if (!glob_chars_ok(value)) {
+        *why = "a test glob may hold only letters, digits, _ . - * ?";
+        return -EINVAL;
+    }
+    if (strcmp(value, "list") == 0) {
+        bootargs.ktest_list = true;
+        return 0;
+    }
+    bootargs.ktest = true;
+    strlcpy(bootargs.ktest_glob, value, sizeof(bootargs.ktest_glob));
+    return 0;
+}
+
+static const struct bootarg arguments[] = {
+    { "ktest", "ktest=GLOB (suite.case names, with * and ?) or ktest=list",
+      set_ktest },
+};
+
+static const struct bootarg *find_argument(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(arguments); i++)
+        if (strcmp(arguments[i].name, name) == 0)
+            return &arguments[i];
+    return NULL;
+}
+
+/* "ktest=GLOB ..., or ..." for the unknown-argument message. */
+static void print_accepted(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(arguments); i++)
+        printk("%s%s", i ? "; " : "", arguments[i].accepted);
+}
+
+/*
+ * Copy the word at p (up to a space, or a quoted value) into out (at most
+ * cap bytes). Returns the first character after the word, or NULL if a
+ * quote is not closed or the word does not fit.
+ */
+static const char *read_value(const char *p, char *out, size_t cap)
+{
+    bool quoted = *p == '"';
+    size_t n = 0;
+
+    if (quoted)
+        p++;
+    while (*p && (quoted ? *p != '"' : *p != ' ')) {
+        if (n + 1 >= cap)
+            return NULL;
+        out[n++] = *p++;
+    }
+    out[n] = '\0';
+    if (quoted && *p != '"')
+        return NULL;
+    return quoted ? p + 1 : p;
+}
+
+/* Skip to the next space (after a word we could not read). */
+static const char *skip_word(const char *p)
+{
+    while (*p && *p != ' ')
+        p++;
+    return p;
+}
+
+/* Apply one name[=value]; prints a line if it is unknown or bad. */
+static void apply(const char *name, const char *value, bool has_value)
+{
+    const struct bootarg *arg = find_argument(name);
+    const char *why = "";
+
+    if (!arg) {
+        printk("bootargs: unknown argument '%s' ignored; accepted: ", name);
+        print_accepted();
+        printk("\n");
+        return;
+    }
+    if (arg->set(value, has_value, &why) != 0)
+        printk("bootargs: %s='%s' ignored: %s; accepted: %s\n", name, value,
+               why, arg->accepted);
+}
+
+/* Parse the word at p; returns where the next one may start. */
+static const char *parse_one(const char *p)
+{
+    char name[BOOTARG_NAME_MAX], value[BOOTARG_VALUE_MAX];
+    size_t n = 0;
+
+    while (*p && *p != '=' && *p != ' ') {
+        if (n + 1 >= sizeof(name)) {
+            printk("bootargs: an argument name is longer than %u characters; "
+                   "ignored\n", BOOTARG_NAME_MAX - 1);
+            return skip_word(p);
+        }
+        name[n++] = *p++;
+    }
+    name[n] = '\0';
+    if (*p != '=') {
+        apply(name, "", false);
+        return p;
+    }
+    const char *next = read_value(p + 1, value, sizeof(value));
+    if (!next) {
+        printk("bootargs: %s: value has no closing quote or is longer than %u "
+               "characters; ignored\n", name, BOOTARG_VALUE_MAX - 1);
+        return p[1] == '"' ? p + strlen(p) : skip_word(p); /* an open quote eats the rest */
+    }
+    apply(name, value, true);
+    return next;
+}
+
+void bootargs_parse(const char *cmdline)
+{
+    const char *p = cmdline;
+
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            return;
+        p = parse_one(p);
+    }
+}

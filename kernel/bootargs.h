@@ -1,0 +1,32 @@
+/*
+ * kernel/bootargs.h - the kernel's command line (QEMU -append "...").
+ *
+ * The device tree's /chosen/bootargs holds words separated by spaces:
+ * `name=value` or `name`. A value may be put in double quotes to hold
+ * spaces: monitor="mem; heap". Each name the kernel knows has one entry
+ * in a table in bootargs.c; adding an argument is adding an entry.
+ *
+ * Bad input from a person is not a panic: an unknown name or a bad value
+ * prints one `bootargs: ...` line saying what was wrong and what is
+ * accepted, and boot goes on without that argument.
+ */
+#ifndef KERNEL_BOOTARGS_H
+#define KERNEL_BOOTARGS_H
+
+#include <numbat/types.h>
+
+#define BOOTARG_VALUE_MAX 128 /* longest value, the final NUL included */
+
+/* What the arguments asked for; all zero when nothing was given. */
+struct bootargs {
+    bool ktest;                        /* ktest=GLOB: run tests, power off */
+    bool ktest_list;                   /* ktest=list: list the tests instead */
+    char ktest_glob[BOOTARG_VALUE_MAX];/* the GLOB of ktest=GLOB */
+};
+
+extern struct bootargs bootargs;
+
+/* Parse a command line into `bootargs`, printing a line for each problem. */
+void bootargs_parse(const char *cmdline);
+
+#endif /* KERNEL_BOOTARGS_H */

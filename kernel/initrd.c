@@ -1,0 +1,98 @@
+/*
+ * kernel/initrd.c - hand the initrd's frames back to the heap.
+ *
+ * The frames to free are those that hold only initrd bytes: the initrd's
+ * range rounded outwards to frames, then trimmed where a frame at either
+ * end also holds another reserved range (QEMU packs things tightly).
+ *
+ * free_heap_pages() frees one aligned block of 2^order frames, so the
+ * range [s, e) is cut into the largest aligned blocks that fit, from the
+ * bottom up: at each step the block's order is limited both by the
+ * alignment of s and by what is left before e. The frames are still
+ * uninitialised, so free_heap_pages() sends each block through
+ * init_heap_pages() first, and the heap merges the blocks with their free
+ * buddies.
+ */
+#include "../mm/heap.h"
+#include "board.h"
+#include "initrd.h"
+#include "printk.h"
+
+static struct initrd_info info;
+
+const struct initrd_info *initrd_info(void)
+{
+    return &info;
+}
+
+static uint32_t sum_bytes(paddr_t s, paddr_t e)
+{
+    const uint8_t *p = (const uint8_t *)(uintptr_t)s;
+    uint32_t sum = 0;
+
+    for (paddr_t n = e - s; n; n--)
+        sum += *p++;
+    return sum;
+}
+
+/* True if frame mfn holds a byte of a reserved range other than the initrd. */
+static bool frame_shared(mfn_t mfn)
+{
+    const struct machine *m = board();
+    paddr_t s = mfn_to_pa(mfn), e = s + PAGE_SIZE;
+
+    for (unsigned int i = 0; i < m->nr_reserved; i++) {
+        const struct mem_reserved *r = &m->reserved[i];
+
+        if (r->kind != RESERVE_INITRD && r->base < e && s < r->base + r->size)
+            return true;
+    }
+    return false;
+}
+
+/* The largest order such that [s, s + 2^order) is aligned and ends by e. */
+static unsigned int block_order(mfn_t s, mfn_t e)
+{
+    unsigned int order = 0;
+
+    while (order < MAX_ORDER && IS_ALIGNED(s, (mfn_t)1 << (order + 1)) &&
+           s + ((mfn_t)2 << order) <= e)
+        order++;
+    return order;
+}
+
+static void free_frames(mfn_t s, mfn_t e)
+{
+    while (s < e) {
+        unsigned int order = block_order(s, e);
+
+        free_heap_pages(s, order);
+        s += (mfn_t)1 << order;
+    }
+}
+
+void initrd_release(void)
+{
+    const struct machine *m = board();
+    mfn_t s, e;
+
+    if (m->initrd_end <= m->initrd_start)
+        return;
+    info.start = m->initrd_start;
+    info.end = m->initrd_end;
+    info.sum = sum_bytes(info.start, info.end);
+
+    s = pa_to_mfn(info.start);
+    e = pa_to_mfn(ALIGN_UP(info.end, PAGE_SIZE));
+    if (s < e && frame_shared(s))
+        s++;
+    if (s < e && frame_shared(e - 1))
+        e--;
+    free_frames(s, e);
+    info.freed_s = s;
+    info.freed_e = e;
+    info.nr_freed = e - s;
+    printk("initrd: [0x%lx, 0x%lx) %lu bytes, sum 0x%08x, %lu pages freed\n",
+           (unsigned long)info.start, (unsigned long)info.end,
+           (unsigned long)(info.end - info.start), info.sum, info.nr_freed);
+}

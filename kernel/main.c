@@ -1,0 +1,63 @@
+/*
+ * kernel/main.c - boot, from the first C to the console.
+ *
+ * kernel/entry.S calls kernel_main() on the boot hart with a stack, a
+ * zeroed .bss and tp pointing at the hart's struct hart. Each line below
+ * is one step; the comment says what it is for. The order matters: the
+ * console first (to report anything that goes wrong), the device tree
+ * before anything that needs the machine, the boot allocator before the
+ * frame table, the heap before the harts that will allocate from it.
+ */
+#include "../platform/poweroff.h"
+#include "board.h"
+#include "bootargs.h"
+#include "fallback.h"
+#include "initrd.h"
+#include "ktest.h"
+#include "mm_boot.h"
+#include "monitor.h"
+#include "printk.h"
+#include "smp.h"
+
+void kernel_main(uint32_t hartid, paddr_t dtb_pa) __noreturn;
+
+/* The tree's UART and test device, or the fallback table's. */
+static void devices_from_tree(const struct machine *m)
+{
+    if (m->uart_base)
+        console_use_uart(m->uart_base, m->uart_reg_shift);
+    else
+        console_use_uart(FALLBACK_UART_BASE, FALLBACK_UART_REG_SHIFT);
+    poweroff_init(m->poweroff_base ? m->poweroff_base : FALLBACK_TEST_BASE);
+}
+
+/* After boot: the tests the boot arguments asked for, or the console. */
+static void __noreturn run_tests_or_console(void)
+{
+    if (bootargs.ktest_list) {
+        ktest_list();
+        poweroff(EXIT_PASS);
+    }
+    if (bootargs.ktest)
+        poweroff(ktest_run(bootargs.ktest_glob));
+    monitor_run();
+}
+
+void kernel_main(uint32_t hartid, paddr_t dtb_pa)
+{
+    poweroff_init(FALLBACK_TEST_BASE);   /* a panic before the tree still exits 2 */
+    printk("Numbat: booting on hart %u, device tree at 0x%lx\n", hartid,
+           (unsigned long)dtb_pa);       /* through SBI: no UART known yet */
+    board_read_tree(dtb_pa);             /* the machine; a bad tree panics */
+    devices_from_tree(board());          /* console UART and exit device */
+    smp_set_boot_node(board());          /* this hart's NUMA node */
+    board_reserve_boot_ranges();         /* kernel image and tree are not free */
+    board_print();                       /* machine, bank, reserved, harts, distance */
+    bootargs_parse(board()->bootargs);   /* ktest=..., reported if bad */
+    mm_boot_init();                      /* boot allocator, then the frame table */
+    mm_boot_end();                       /* the heap takes every free frame */
+    mm_boot_print_heap();                /* heap: lines, per node and zone */
+    initrd_release();                    /* read the initrd, free its frames */
+    smp_start_secondaries(board());      /* the other harts, via SBI HSM */
+    run_tests_or_console();              /* ktest=... or the monitor */
+}

@@ -1,0 +1,182 @@
+/*
+ * kernel/smp.c - per-hart state, and starting the other harts.
+ *
+ * OpenSBI runs the kernel on one hart; the others wait, stopped, inside
+ * the firmware. SBI's Hart State Management extension starts one:
+ * sbi_hart_start(id, pc, opaque) makes hart `id` jump to `pc` in S-mode
+ * with a0 = id and a1 = opaque. We pass the hart's own struct hart as
+ * opaque, so it finds its stacks there (kernel/entry.S).
+ *
+ * A started hart marks itself online and then waits for work: it sleeps
+ * in wfi until another hart gives it a function with smp_run_on(), which
+ * also sends it an inter-processor interrupt (IPI) to wake it. Interrupts
+ * stay globally off (sstatus.SIE = 0): the IPI only ends the wfi, it never
+ * enters the trap vector. wfi may also return for no reason, so the hart
+ * always re-checks its work slot.
+ */
+#include <numbat/errno.h>
+
+#include "../platform/machine.h"
+#include "../platform/sbi.h"
+#include "fallback.h"
+#include "panic.h"
+#include "printk.h"
+#include "smp.h"
+
+#define SIP_SSIP (1UL << 1)   /* supervisor software interrupt pending */
+#define HART_START_TIMEOUT_MS 1000
+
+/* Stacks: entry.S reads the two constants and indexes hart_stacks. */
+uint8_t hart_stacks[MAX_HARTS][HART_STACK_SIZE] __aligned(16);
+static uint8_t trap_stacks[MAX_HARTS][TRAP_STACK_SIZE] __aligned(16);
+const unsigned long smp_max_harts = MAX_HARTS;
+const unsigned long smp_stack_size = HART_STACK_SIZE;
+
+static struct hart harts[MAX_HARTS];
+static unsigned int nr_online = 1;
+
+struct hart *smp_hart(uint32_t hartid)
+{
+    return hartid < MAX_HARTS ? &harts[hartid] : NULL;
+}
+
+/* Fill in everything but the node, which comes from the tree. */
+static struct hart *hart_setup(uint32_t hartid)
+{
+    struct hart *h = &harts[hartid];
+
+    h->hartid = hartid;
+    h->stack_lo = (uintptr_t)hart_stacks[hartid];
+    h->stack_hi = h->stack_lo + HART_STACK_SIZE;
+    h->trap_lo = (uintptr_t)trap_stacks[hartid];
+    h->trap_hi = h->trap_lo + TRAP_STACK_SIZE;
+    return h;
+}
+
+struct hart *smp_boot_hart_setup(uint32_t hartid)
+{
+    struct hart *h = hart_setup(hartid);
+
+    h->online = true;
+    return h;
+}
+
+void smp_set_boot_node(const struct machine *m)
+{
+    this_hart()->node = machine_hart_node(m, smp_hartid());
+}
+
+unsigned int smp_nr_online(void)
+{
+    return nr_online;
+}
+
+static uint64_t read_time(void)
+{
+    uint64_t t;
+
+    __asm__ volatile("rdtime %0" : "=r"(t));
+    return t;
+}
+
+/* Wait until h says it is online; false after HART_START_TIMEOUT_MS. */
+static bool wait_online(struct hart *h)
+{
+    uint64_t limit = read_time() + FALLBACK_TIMEBASE_HZ / 1000 * HART_START_TIMEOUT_MS;
+
+    while (!h->online)
+        if (read_time() > limit)
+            return false;
+    return true;
+}
+
+/* Start one hart; true once it is online. Prints why when it is not. */
+static bool start_one(const struct machine *m, uint32_t hartid)
+{
+    struct hart *h;
+    int err;
+
+    if (hartid >= MAX_HARTS) {
+        printk("smp: hart %u left out: hart ids must be below %u\n", hartid,
+               MAX_HARTS);
+        return false;
+    }
+    h = hart_setup(hartid);
+    h->node = machine_hart_node(m, hartid);
+    __sync_synchronize(); /* the struct is complete before the hart reads it */
+    err = sbi_hart_start(hartid, (paddr_t)(uintptr_t)smp_secondary_entry,
+                         (unsigned long)h);
+    if (err) {
+        printk("smp: hart %u did not start: SBI hart_start returned %d\n",
+               hartid, err);
+        return false;
+    }
+    if (!wait_online(h)) {
+        printk("smp: hart %u started but did not come online within %u ms\n",
+               hartid, HART_START_TIMEOUT_MS);
+        return false;
+    }
+    return true;
+}
+
+unsigned int smp_start_secondaries(const struct machine *m)
+{
+    for (unsigned int i = 0; i < m->nr_harts; i++)
+        if (m->hart_ids[i] != smp_hartid() && start_one(m, m->hart_ids[i]))
+            nr_online++;
+    printk("smp: %u harts up\n", nr_online);
+    return nr_online;
+}
+
+int smp_run_on(uint32_t hartid, smp_work_fn fn, void *arg)
+{
+    struct hart *h = smp_hart(hartid);
+
+    if (!h || !h->online || hartid == smp_hartid())
+        return -ENODEV;
+    if (h->work)
+        return -EBUSY;
+    h->work_arg = arg;
+    __sync_synchronize(); /* the argument is visible before the work */
+    h->work = fn;
+    __sync_synchronize();
+    sbi_send_ipi_one(hartid);
+    return 0;
+}
+
+void smp_wait(uint32_t hartid)
+{
+    struct hart *h = smp_hart(hartid);
+
+    while (h && h->work)
+        ;
+    __sync_synchronize(); /* see everything the work wrote */
+}
+
+/* Sleep until an IPI (or nothing at all) wakes us; see the file comment. */
+static void idle_once(struct hart *h)
+{
+    __asm__ volatile("csrc sip, %0" : : "r"(SIP_SSIP));
+    __sync_synchronize();
+    if (!h->work)
+        __asm__ volatile("wfi");
+}
+
+void smp_secondary_main(struct hart *h)
+{
+    __asm__ volatile("csrs sie, %0" : : "r"(SIP_SSIP)); /* IPIs end wfi */
+    __sync_synchronize();
+    h->online = true;
+    for (;;) {
+        smp_work_fn fn = h->work;
+
+        if (!fn) {
+            idle_once(h);
+            continue;
+        }
+        __sync_synchronize();
+        fn(h->work_arg);
+        __sync_synchronize(); /* the work's writes are visible first */
+        h->work = NULL;
+    }
+}

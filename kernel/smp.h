@@ -1,0 +1,91 @@
+/*
+ * kernel/smp.h - the harts: who am I, which node am I on, and starting the
+ * others.
+ *
+ * Every hart has one struct hart, found through its tp register (entry.S
+ * sets tp before any C runs, and nothing else writes tp). Hart ids index
+ * the array directly: QEMU virt numbers harts 0 .. N-1 and MAX_HARTS
+ * bounds N.
+ *
+ * The secondary harts, once started, wait for work: smp_run_on() gives a
+ * hart one function to run and smp_wait() waits until it has finished.
+ * Tests use this to make every hart allocate at the same time.
+ */
+#ifndef KERNEL_SMP_H
+#define KERNEL_SMP_H
+
+#include <numbat/compiler.h>
+#include <numbat/types.h>
+
+struct machine;
+
+#define HART_STACK_SIZE (16 * 1024) /* each hart's kernel stack */
+#define TRAP_STACK_SIZE (8 * 1024)  /* each hart's stack for trap handling */
+
+typedef void (*smp_work_fn)(void *arg);
+
+struct hart {
+    uintptr_t stack_hi;              /* top of its kernel stack: entry.S reads
+                                        this word at offset 0 */
+    uintptr_t trap_hi;               /* top of its trap stack: offset 8 */
+    uintptr_t stack_lo;              /* bottom of its kernel stack */
+    uintptr_t trap_lo;               /* bottom of its trap stack */
+    uint32_t hartid;                 /* the hart id SBI and the tree use */
+    unsigned int node;               /* its NUMA node, from the tree */
+    volatile bool online;            /* set by the hart itself once running */
+    volatile unsigned int in_panic;  /* panics in progress on this hart */
+    smp_work_fn volatile work;       /* function to run next, or NULL */
+    void *volatile work_arg;         /* its argument */
+};
+
+/* The running hart's struct (read from tp). */
+static inline struct hart *this_hart(void)
+{
+    struct hart *h;
+
+    __asm__ volatile("mv %0, tp" : "=r"(h));
+    return h;
+}
+
+static inline uint32_t smp_hartid(void) { return this_hart()->hartid; }
+static inline unsigned int smp_this_node(void) { return this_hart()->node; }
+
+/* The struct of hart `hartid`, or NULL when hartid >= MAX_HARTS. */
+struct hart *smp_hart(uint32_t hartid);
+
+/*
+ * Called by entry.S on the boot hart before kernel_main: fills in the boot
+ * hart's struct (node 0 until smp_set_boot_node) and returns it, for tp.
+ */
+struct hart *smp_boot_hart_setup(uint32_t hartid);
+
+/* Once the tree is read: the boot hart's real node. */
+void smp_set_boot_node(const struct machine *m);
+
+/*
+ * Start every other hart the tree lists through SBI HSM and wait (with a
+ * time limit) until each says it is online. Harts that do not come up are
+ * reported and left out. Returns the number of harts online, the boot
+ * hart included.
+ */
+unsigned int smp_start_secondaries(const struct machine *m);
+
+/* Number of harts online (1 before smp_start_secondaries). */
+unsigned int smp_nr_online(void);
+
+/*
+ * Give hart `hartid` (online, idle, not the caller) fn(arg) to run.
+ * Returns 0, -ENODEV if the hart is not online, -EBUSY if it is working.
+ */
+int smp_run_on(uint32_t hartid, smp_work_fn fn, void *arg);
+
+/* Wait until hart `hartid` has no work left. */
+void smp_wait(uint32_t hartid);
+
+/* entry.S: where a secondary hart starts (a0 = hart id, a1 = its struct). */
+void smp_secondary_entry(void);
+
+/* The C side of a secondary hart: never returns. */
+void smp_secondary_main(struct hart *h) __noreturn;
+
+#endif /* KERNEL_SMP_H */
