@@ -1,0 +1,306 @@
+/*
+ * tests/host/lib/sim.c - the simulated machine: every hook of mm/hooks.h,
+ * implemented on the development host for the host tests and the bench.
+ *
+ *   lock        a pthread mutex; taking it twice on one thread is a panic
+ *               (the heap lock is not recursive);
+ *   printk      "    # mm: ..." lines inside the KTAP output;
+ *   panic       longjmp to the test's EXPECT_PANIC, or fail the test case;
+ *   pa_to_va    an offset into one MAP_NORESERVE mapping; a hole is a panic;
+ *   node hooks  from the struct sim_machine the test described.
+ *
+ * The panic path uses harness_fail()/harness_end_case() only if they are
+ * linked in (weak references), so the benchmark, which has no harness,
+ * can use the simulated machine too.
+ */
+#define _GNU_SOURCE
+#include "sim.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mm/bootmem.h"
+#include "mm/frametable.h"
+#include "mm/heap.h"
+#include "mm/hooks.h"
+
+void harness_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((weak, format(printf, 3, 4)));
+void harness_end_case(void) __attribute__((weak, noreturn));
+
+jmp_buf sim_panic_env;
+volatile int sim_panic_armed;
+char sim_panic_msg[512];
+
+static struct sim_machine machine;      /* the machine now running */
+static unsigned char *ram;              /* simulated RAM for [ram_first, ram_end) */
+static mfn_t ram_first, ram_end;        /* frames the mapping covers */
+static mfn_t ft_mfn;                    /* the frame table's first frame */
+static unsigned long ft_pages;          /* and its size in frames */
+static unsigned long pa_to_va_calls;    /* mm_hook_pa_to_va() calls counted */
+static bool quiet;                      /* drop printk output */
+static char last_printk[512];           /* the last printk message */
+
+static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t lock_owner;            /* valid while lock_held */
+static volatile int lock_held;          /* 1 while some thread holds heap_lock */
+static __thread int this_node = -1;     /* -1: the machine's boot_node */
+static __thread unsigned int last_bank; /* cache for mm_hook_mfn_to_node */
+
+/* ---- hooks --------------------------------------------------------------- */
+
+void mm_hook_lock(void)
+{
+    if (lock_held && pthread_equal(lock_owner, pthread_self()))
+        mm_hook_panic("mm_hook_lock: the heap lock is taken twice on one hart "
+                      "(it is not recursive)");
+    pthread_mutex_lock(&heap_lock);
+    lock_owner = pthread_self();
+    lock_held = 1;
+}
+
+void mm_hook_unlock(void)
+{
+    if (!lock_held || !pthread_equal(lock_owner, pthread_self()))
+        mm_hook_panic("mm_hook_unlock: this hart does not hold the heap lock");
+    lock_held = 0;
+    pthread_mutex_unlock(&heap_lock);
+}
+
+void mm_hook_printk(const char *fmt, ...)
+{
+    va_list ap;
+    size_t n;
+
+    va_start(ap, fmt);
+    vsnprintf(last_printk, sizeof(last_printk), fmt, ap);
+    va_end(ap);
+    n = strlen(last_printk);
+    if (n && last_printk[n - 1] == '\n')
+        last_printk[n - 1] = '\0';
+    if (!quiet)
+        printf("    # mm: %s\n", last_printk);
+}
+
+void mm_hook_panic(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(sim_panic_msg, sizeof(sim_panic_msg), fmt, ap);
+    va_end(ap);
+    if (lock_held && pthread_equal(lock_owner, pthread_self())) {
+        lock_held = 0;
+        pthread_mutex_unlock(&heap_lock);
+    }
+    if (sim_panic_armed) {
+        sim_panic_armed = 0;
+        longjmp(sim_panic_env, 1);
+    }
+    if (harness_fail && harness_end_case) {
+        harness_fail(__FILE__, __LINE__, "unexpected panic: %s", sim_panic_msg);
+        harness_end_case();
+    }
+    fprintf(stderr, "PANIC: %s\n", sim_panic_msg);
+    abort();
+}
+
+void *mm_hook_pa_to_va(paddr_t pa)
+{
+    mfn_t mfn = pa_to_mfn(pa);
+
+    pa_to_va_calls++;
+    if (sim_node_of(mfn) == NUMA_NO_NODE)
+        mm_hook_panic("mm_hook_pa_to_va: 0x%lx is not RAM on machine %s", pa,
+                      machine.name);
+    return ram + (pa - mfn_to_pa(ram_first));
+}
+
+unsigned int mm_hook_mfn_to_node(mfn_t mfn)
+{
+    const struct sim_bank *b = &machine.banks[last_bank];
+
+    if (last_bank < machine.nr_banks && mfn >= b->s && mfn < b->e)
+        return b->node;
+    return sim_node_of(mfn);
+}
+
+unsigned int mm_hook_this_node(void)
+{
+    return this_node >= 0 ? (unsigned int)this_node : machine.boot_node;
+}
+
+unsigned int mm_hook_nr_nodes(void)
+{
+    return machine.nr_nodes;
+}
+
+unsigned int mm_hook_node_distance(unsigned int a, unsigned int b)
+{
+    if (a >= MAX_NUMNODES || b >= MAX_NUMNODES)
+        return 255;
+    if (machine.distance[a][b])
+        return machine.distance[a][b];
+    return a == b ? 10 : 20;
+}
+
+/* ---- the machine --------------------------------------------------------- */
+
+unsigned int sim_node_of(mfn_t mfn)
+{
+    for (unsigned int i = 0; i < machine.nr_banks; i++) {
+        if (mfn >= machine.banks[i].s && mfn < machine.banks[i].e) {
+            last_bank = i;
+            return machine.banks[i].node;
+        }
+    }
+    return NUMA_NO_NODE;
+}
+
+static void sim_check_description(const struct sim_machine *m)
+{
+    if (m->nr_banks == 0 || m->nr_banks > SIM_MAX_BANKS ||
+        m->nr_reserved > SIM_MAX_RESERVED)
+        mm_hook_panic("sim_boot: machine %s has %u banks and %u reserved ranges "
+                      "(need 1..%d banks, at most %d reserved)", m->name,
+                      m->nr_banks, m->nr_reserved, SIM_MAX_BANKS, SIM_MAX_RESERVED);
+    for (unsigned int i = 0; i < m->nr_banks; i++)
+        if (m->banks[i].s >= m->banks[i].e || m->banks[i].node >= MAX_NUMNODES ||
+            (i && m->banks[i].s < m->banks[i - 1].e))
+            mm_hook_panic("sim_boot: machine %s bank %u [0x%lx, 0x%lx) node %u: "
+                          "banks must be non-empty, sorted, disjoint, node < %d",
+                          m->name, i, m->banks[i].s, m->banks[i].e,
+                          m->banks[i].node, MAX_NUMNODES);
+}
+
+static void sim_map_ram(void)
+{
+    size_t bytes = (size_t)(ram_end - ram_first) * PAGE_SIZE;
+
+    ram = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (ram == MAP_FAILED)
+        mm_hook_panic("sim_boot: cannot map %zu bytes of simulated RAM", bytes);
+}
+
+static void sim_default_nr_nodes(void)
+{
+    if (machine.nr_nodes)
+        return;
+    for (unsigned int i = 0; i < machine.nr_banks; i++)
+        machine.nr_nodes = MAX(machine.nr_nodes, machine.banks[i].node + 1);
+    machine.nr_nodes = MAX(machine.nr_nodes, machine.boot_node + 1);
+}
+
+/* What kernel/main.c does: the boot allocator, then the frame table. */
+static void sim_boot_memory(void)
+{
+    for (unsigned int i = 0; i < machine.nr_banks; i++)
+        if (bootmem_add_range(machine.banks[i].s, machine.banks[i].e))
+            mm_hook_panic("sim_boot: bootmem_add_range failed for bank %u", i);
+    for (unsigned int i = 0; i < machine.nr_reserved; i++)
+        if (bootmem_reserve_range(machine.reserved[i].s, machine.reserved[i].e))
+            mm_hook_panic("sim_boot: bootmem_reserve_range failed for range %u", i);
+    ft_pages = (frametable_bytes(ram_first, ram_end) + PAGE_SIZE - 1) / PAGE_SIZE;
+    ft_mfn = alloc_boot_pages(ft_pages, 1);
+    frametable_init(ram_first, ram_end, mm_hook_pa_to_va(mfn_to_pa(ft_mfn)));
+    for (unsigned int i = 1; i < machine.nr_banks; i++)
+        if (machine.banks[i - 1].e < machine.banks[i].s)
+            frametable_mark_hole(machine.banks[i - 1].e, machine.banks[i].s);
+}
+
+void sim_boot(const struct sim_machine *m)
+{
+    sim_check_description(m);
+    sim_teardown();
+    machine = *m;
+    sim_default_nr_nodes();
+    ram_first = m->banks[0].s;
+    ram_end = m->banks[m->nr_banks - 1].e;
+    sim_map_ram();
+    this_node = -1;
+    last_bank = 0;
+    sim_boot_memory();
+    pa_to_va_calls = 0;
+}
+
+void sim_boot_and_end(const struct sim_machine *m)
+{
+    sim_boot(m);
+    end_boot_allocator();
+}
+
+void sim_teardown(void)
+{
+    if (ram)
+        munmap(ram, (size_t)(ram_end - ram_first) * PAGE_SIZE);
+    ram = NULL;
+    bootmem_reset();
+    heap_reset();
+}
+
+void sim_set_this_node(unsigned int node)
+{
+    this_node = (int)node;
+}
+
+void *sim_frame_va(mfn_t mfn)
+{
+    return ram + (mfn - ram_first) * PAGE_SIZE;
+}
+
+mfn_t sim_frametable_mfn(void)
+{
+    return ft_mfn;
+}
+
+unsigned long sim_frametable_pages(void)
+{
+    return ft_pages;
+}
+
+mfn_t sim_ram_first(void)
+{
+    return ram_first;
+}
+
+mfn_t sim_ram_end(void)
+{
+    return ram_end;
+}
+
+unsigned long sim_take_pa_to_va_calls(void)
+{
+    unsigned long n = pa_to_va_calls;
+
+    pa_to_va_calls = 0;
+    return n;
+}
+
+unsigned long sim_resident_pages(void)
+{
+    size_t pages = (size_t)(ram_end - ram_first);
+    unsigned char *vec = malloc(pages);
+    unsigned long n = 0;
+
+    if (vec == NULL || mincore(ram, pages * PAGE_SIZE, vec) != 0)
+        mm_hook_panic("sim_resident_pages: mincore failed");
+    for (size_t i = 0; i < pages; i++)
+        n += vec[i] & 1;
+    free(vec);
+    return n;
+}
+
+void sim_set_quiet(bool q)
+{
+    quiet = q;
+}
+
+const char *sim_last_printk(void)
+{
+    return last_printk;
+}
