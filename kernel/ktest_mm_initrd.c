@@ -1,0 +1,42 @@
+/*
+ * kernel/ktest_mm_initrd.c - suite mm_initrd: DESIGN.md's scenario 1.
+ *
+ * At boot the initrd's frames were in use but uninitialised; the
+ * "application" read them and freed them (kernel/initrd.c). Now each of
+ * them must be free, initialised exactly once, and merged with its
+ * buddies (heap_check() checks that no free block has a free buddy it
+ * should have merged with). Skipped when QEMU was given no -initrd.
+ */
+#include "../mm/frametable.h"
+#include "../mm/heap.h"
+#include "initrd.h"
+#include "ktest.h"
+
+static void initrd_frames_free(void)
+{
+    const struct initrd_info *in = initrd_info();
+    unsigned long not_free = 0, inits_wrong = 0;
+
+    if (in->end == 0)
+        KTEST_SKIP("no initrd (boot with -initrd FILE)");
+    REQUIRE_TRUE(in->nr_freed > 0);
+    for (mfn_t mfn = in->freed_s; mfn < in->freed_e; mfn++) {
+        const struct page_info *pg = mfn_to_page(mfn);
+
+        not_free += page_state(pg) != PAGE_STATE_FREE;
+        inits_wrong += pg->nr_inits != 1;
+    }
+    EXPECT_EQ(not_free, 0u);
+    EXPECT_EQ(inits_wrong, 0u);
+}
+
+static void initrd_frames_merged(void)
+{
+    if (initrd_info()->end == 0)
+        KTEST_SKIP("no initrd (boot with -initrd FILE)");
+    EXPECT_EQ(heap_check(), 0);
+}
+
+KTEST_SUITE(mm_initrd,
+            KTEST_CASE(initrd_frames_free),
+            KTEST_CASE(initrd_frames_merged));
