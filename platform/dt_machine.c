@@ -160,8 +160,8 @@ static int reserve(struct dt_reader *r, paddr_t base, uint64_t size, enum reserv
 
     if (err == -ENOSPC)
         return fail(r, err, fdt_explain("more than %u reserved ranges (MACHINE_MAX_RESERVED)", MACHINE_MAX_RESERVED));
-    if (err)
-        return fail(r, err, fdt_explain("reserved range %s [0x%lx, +0x%lx) wraps past the top of the address space",
+    if (err) /* -EINVAL: base + size wraps */
+        return fail(r, -ERANGE, fdt_explain("reserved range %s [0x%lx, +0x%lx) wraps past the top of the address space",
                     reserve_kind_name(kind), (unsigned long)base, (unsigned long)size));
     return 0;
 }

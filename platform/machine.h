@@ -68,6 +68,8 @@ struct machine {
  * with a one-line reason in `why` (e.g. "bad magic 0x12345678: not a device
  * tree blob", "struct block runs past totalsize", "memory@80000000: reg has
  * 3 cells, not a multiple of 4"). Never reads outside [blob, blob+max_size).
+ * The initrd from /chosen is also entered in reserved[] as RESERVE_INITRD.
+ * docs/device-tree.md lists what is read, the defaults and what is refused.
  */
 int machine_from_fdt(struct machine *m, const void *blob, size_t max_size,
                      const char **why);
@@ -78,7 +80,11 @@ unsigned int machine_hart_node(const struct machine *m, uint32_t hartid);
 /* The node whose RAM holds physical address pa, or NUMA_NO_NODE. */
 unsigned int machine_pa_node(const struct machine *m, paddr_t pa);
 
-/* Add a reservation the tree does not carry (kernel image, blob). 0 or -ENOSPC. */
+/*
+ * Add a reservation the tree does not carry (kernel image, blob). 0 or -ENOSPC.
+ * The table stays sorted by base. A size of 0 adds nothing and returns 0; a
+ * range that wraps past the top of the address space gives -EINVAL.
+ */
 int machine_add_reserved(struct machine *m, paddr_t base, uint64_t size,
                          enum reserve_kind kind, const char *name);
 
