@@ -17,7 +17,8 @@
  *        fp - 8    its return address (a pc inside its caller)
  *        fp - 16   its caller's fp
  *
- * so the chain fp -> caller's fp -> ... lists the calls. entry.S starts it
+ * so the chain fp -> caller's fp -> ... lists the calls (each printed as
+ * the address of the call instruction, see CALL_SITE_BACK). entry.S starts it
  * with fp = 0. A corrupt stack could send the walk anywhere, so each fp
  * must be 8-byte aligned, inside this hart's stack and above the last one,
  * and the walk stops after BACKTRACE_MAX frames.
@@ -30,6 +31,15 @@
 #include "trap.h"
 
 #define BACKTRACE_MAX 32
+
+/*
+ * A saved return address points after the call; a call to a function that
+ * never returns may be the last instruction of its function, so the return
+ * address can even belong to the next function. We print ra - 2 instead:
+ * an address inside the call instruction itself (calls are 2 or 4 bytes),
+ * which addr2line and gdb resolve to the line that made the call.
+ */
+#define CALL_SITE_BACK 2
 
 static volatile uint32_t panic_claimed; /* 0, then 1 once a hart panics */
 
@@ -72,7 +82,7 @@ static void backtrace_from(uintptr_t fp, unsigned int first)
 
         if (ra == 0)
             break;
-        printk("  #%u 0x%016lx\n", i, (unsigned long)ra);
+        printk("  #%u 0x%016lx\n", i, (unsigned long)(ra - CALL_SITE_BACK));
         if (caller_fp <= fp)
             break;
         fp = caller_fp;
