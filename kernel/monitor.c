@@ -108,9 +108,13 @@ static int wait_char(void)
     return c;
 }
 
-/* Read one line into buf (echoing it), without the newline. */
-static void read_line(char *buf, size_t cap)
+/*
+ * Read one line into buf (echoing it), without the newline. Returns false
+ * if the line was longer than buf could hold (the rest was dropped).
+ */
+static bool read_line(char *buf, size_t cap)
 {
+    bool full = false;
     static bool after_cr; /* a '\n' right after a '\r' ends no new line */
     size_t n = 0;
 
@@ -124,7 +128,7 @@ static void read_line(char *buf, size_t cap)
         if (c == '\r' || c == '\n') {
             console_write("\n", 1);
             buf[n] = '\0';
-            return;
+            return !full;
         }
         if (c == KEY_BACKSPACE || c == KEY_DELETE) {
             if (n > 0) {
@@ -133,8 +137,12 @@ static void read_line(char *buf, size_t cap)
             }
             continue;
         }
-        if (c < ' ' || c > '~' || n + 1 >= cap)
-            continue; /* control characters, non-ASCII, or the line is full */
+        if (c < ' ' || c > '~')
+            continue; /* control characters and non-ASCII are ignored */
+        if (n + 1 >= cap) {
+            full = true; /* keep reading up to the newline, store nothing */
+            continue;
+        }
         buf[n++] = (char)c;
         console_write(&buf[n - 1], 1);
     }
@@ -147,7 +155,10 @@ void monitor_run(void)
     printk("Numbat ready: type `help` for commands.\n");
     for (;;) {
         printk("numbat> ");
-        read_line(line, sizeof(line));
-        monitor_exec(line);
+        if (read_line(line, sizeof(line)))
+            monitor_exec(line);
+        else
+            printk("monitor: line longer than %d characters ignored; type "
+                   "`help` for the commands\n", MONITOR_LINE_MAX - 1);
     }
 }

@@ -11,7 +11,14 @@
  */
 #include <numbat/string.h>
 
-void *memset(void *dst, int c, size_t n)
+/*
+ * GCC may turn a byte loop that looks like memset or memcpy into a call
+ * to memset or memcpy - inside memset that would call itself for ever.
+ * This attribute tells it not to, for the three functions at risk.
+ */
+#define NO_LOOP_TO_CALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
+NO_LOOP_TO_CALL void *memset(void *dst, int c, size_t n)
 {
     unsigned char *d = dst;
 
@@ -20,7 +27,7 @@ void *memset(void *dst, int c, size_t n)
     return dst;
 }
 
-void *memcpy(void *dst, const void *src, size_t n)
+NO_LOOP_TO_CALL void *memcpy(void *dst, const void *src, size_t n)
 {
     unsigned char *d = dst;
     const unsigned char *s = src;
@@ -31,7 +38,7 @@ void *memcpy(void *dst, const void *src, size_t n)
 }
 
 /* Copy backwards when dst lies above src, so overlapping bytes are read first. */
-void *memmove(void *dst, const void *src, size_t n)
+NO_LOOP_TO_CALL void *memmove(void *dst, const void *src, size_t n)
 {
     unsigned char *d = dst;
     const unsigned char *s = src;
