@@ -14,16 +14,16 @@
 
 /* One code and its name. */
 struct errno_entry {
-    int code;          /* the positive value, e.g. ENOMEM */
-    const char *name;  /* its name, e.g. "ENOMEM" */
+    int code;         /* the positive value, e.g. ENOMEM */
+    const char *name; /* its name, e.g. "ENOMEM" */
 };
 
 static const struct errno_entry errno_table[] = {
-    { ENOENT, "ENOENT" }, { EIO, "EIO" },         { E2BIG, "E2BIG" },
-    { ENOMEM, "ENOMEM" }, { EFAULT, "EFAULT" },   { EBUSY, "EBUSY" },
-    { EEXIST, "EEXIST" }, { ENODEV, "ENODEV" },   { EINVAL, "EINVAL" },
-    { ENOSPC, "ENOSPC" }, { ERANGE, "ERANGE" },   { ENOSYS, "ENOSYS" },
-    { EOVERFLOW, "EOVERFLOW" }, { EBADMSG, "EBADMSG" },
+    {ENOENT, "ENOENT"},       {EIO, "EIO"},         {E2BIG, "E2BIG"},
+    {ENOMEM, "ENOMEM"},       {EFAULT, "EFAULT"},   {EBUSY, "EBUSY"},
+    {EEXIST, "EEXIST"},       {ENODEV, "ENODEV"},   {EINVAL, "EINVAL"},
+    {ENOSPC, "ENOSPC"},       {ERANGE, "ERANGE"},   {ENOSYS, "ENOSYS"},
+    {EOVERFLOW, "EOVERFLOW"}, {EBADMSG, "EBADMSG"},
 };
 
 /*
@@ -33,7 +33,8 @@ static const struct errno_entry errno_table[] = {
  */
 const char *errno_name(int err)
 {
-    long code = err < 0 ? -(long)err : err; /* long: -INT_MIN does not fit an int */
+    long code =
+        err < 0 ? -(long)err : err; /* long: -INT_MIN does not fit an int */
 
     for (unsigned int i = 0; i < ARRAY_SIZE(errno_table); i++)
         if (errno_table[i].code == code && code != 0)

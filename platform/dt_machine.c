@@ -36,17 +36,17 @@
 
 #include "platform/fdt.h"
 
-#include <numbat/string.h> /* lib/string.c in the kernel, the C library on the host */
+#include <numbat/string.h> /* kernel: lib/string.c; host: the C library */
 
-#define DISTANCE_LOCAL  10 /* the specification's distance from a node to itself */
-#define DISTANCE_REMOTE 20 /* what Numbat assumes when the tree says nothing */
+#define DISTANCE_LOCAL 10  /* the spec's distance from a node to itself */
+#define DISTANCE_REMOTE 20 /* assumed when the tree says nothing */
 
 /* The state of one machine_from_fdt() call, handed to each step. */
 struct dt_reader {
-    const struct fdt *fdt;   /* the opened blob */
-    struct machine *m;       /* what we fill in */
-    const char **why;        /* where a failure's one-line reason goes */
-    unsigned int top_node;   /* highest node id seen in a bank or a hart */
+    const struct fdt *fdt; /* the opened blob */
+    struct machine *m;     /* what we fill in */
+    const char **why;      /* where a failure's one-line reason goes */
+    unsigned int top_node; /* highest node id seen in a bank or a hart */
 };
 
 /* Record a reason and return err (why may be NULL). */
@@ -84,34 +84,48 @@ static int read_node_id(struct dt_reader *r, int node, unsigned int *id)
     const char *name = fdt_node_name(r->fdt, node);
 
     if (err == -EBADMSG)
-        return fail(r, err, fdt_explain("%s: numa-node-id is not one 32-bit cell", name));
+        return fail(
+            r, err,
+            fdt_explain("%s: numa-node-id is not one 32-bit cell", name));
     if (v >= MAX_NUMNODES)
-        return fail(r, -ERANGE, fdt_explain("%s: numa-node-id %u is not below MAX_NUMNODES (%u)", name, v, MAX_NUMNODES));
+        return fail(
+            r, -ERANGE,
+            fdt_explain("%s: numa-node-id %u is not below MAX_NUMNODES (%u)",
+                        name, v, MAX_NUMNODES));
     *id = v;
     r->top_node = MAX(r->top_node, v);
     return 0;
 }
 
-/* --- RAM banks --------------------------------------------------------------- */
+/* --- RAM banks ------------------------------------------------------------ */
 
-static int add_bank(struct dt_reader *r, int node, paddr_t base, uint64_t size, unsigned int id)
+static int add_bank(struct dt_reader *r, int node, paddr_t base, uint64_t size,
+                    unsigned int id)
 {
     struct machine *m = r->m;
     unsigned int i;
 
     if (base + size < base)
-        return fail(r, -ERANGE, fdt_explain("%s: bank [0x%lx, +0x%lx) wraps past the top of the address space", fdt_node_name(r->fdt, node), (unsigned long)base, (unsigned long)size));
+        return fail(r, -ERANGE,
+                    fdt_explain("%s: bank [0x%lx, +0x%lx) wraps past the top "
+                                "of the address space",
+                                fdt_node_name(r->fdt, node),
+                                (unsigned long)base, (unsigned long)size));
     if (m->nr_banks == MACHINE_MAX_BANKS)
-        return fail(r, -E2BIG, fdt_explain("more than %u memory banks (MACHINE_MAX_BANKS)", MACHINE_MAX_BANKS));
-    /* Insertion sort: shift larger bases up, keeping the table sorted by base. */
+        return fail(r, -E2BIG,
+                    fdt_explain("more than %u memory banks (MACHINE_MAX_BANKS)",
+                                MACHINE_MAX_BANKS));
+    /* Insertion sort: shift larger bases up, keeping the table sorted by base.
+     */
     for (i = m->nr_banks; i > 0 && m->banks[i - 1].base > base; i--)
         m->banks[i] = m->banks[i - 1];
-    m->banks[i] = (struct mem_bank){ .base = base, .size = size, .node = id };
+    m->banks[i] = (struct mem_bank){.base = base, .size = size, .node = id};
     m->nr_banks++;
     return 0;
 }
 
-/* Every reg entry of one memory node becomes a bank (zero-size ones are dropped). */
+/* Every reg entry of one memory node becomes a bank (zero-size ones are
+ * dropped). */
 static int read_memory_node(struct dt_reader *r, int node)
 {
     unsigned int id, i;
@@ -135,34 +149,49 @@ static int read_memory_banks(struct dt_reader *r)
     struct machine *m = r->m;
     int err;
 
-    for (int n = fdt_first_child(fdt, fdt_root(fdt)); n >= 0; n = fdt_next_sibling(fdt, n)) {
-        if (!fdt_prop_has_string(fdt, n, "device_type", "memory") || !node_enabled(fdt, n))
+    for (int n = fdt_first_child(fdt, fdt_root(fdt)); n >= 0;
+         n = fdt_next_sibling(fdt, n)) {
+        if (!fdt_prop_has_string(fdt, n, "device_type", "memory") ||
+            !node_enabled(fdt, n))
             continue;
         if ((err = read_memory_node(r, n)))
             return err;
     }
     if (m->nr_banks == 0)
-        return fail(r, -ENOENT, "no RAM: no node with device_type \"memory\" and a non-empty reg");
+        return fail(
+            r, -ENOENT,
+            "no RAM: no node with device_type \"memory\" and a non-empty reg");
     for (unsigned int i = 1; i < m->nr_banks; i++)
         if (m->banks[i - 1].base + m->banks[i - 1].size > m->banks[i].base)
-            return fail(r, -EBADMSG, fdt_explain("memory banks [0x%lx, +0x%lx) and [0x%lx, +0x%lx) overlap",
-                        (unsigned long)m->banks[i - 1].base, (unsigned long)m->banks[i - 1].size,
-                        (unsigned long)m->banks[i].base, (unsigned long)m->banks[i].size));
+            return fail(
+                r, -EBADMSG,
+                fdt_explain(
+                    "memory banks [0x%lx, +0x%lx) and [0x%lx, +0x%lx) overlap",
+                    (unsigned long)m->banks[i - 1].base,
+                    (unsigned long)m->banks[i - 1].size,
+                    (unsigned long)m->banks[i].base,
+                    (unsigned long)m->banks[i].size));
     return 0;
 }
 
-/* --- reserved ranges ---------------------------------------------------------- */
+/* --- reserved ranges ------------------------------------------------------ */
 
-static int reserve(struct dt_reader *r, paddr_t base, uint64_t size, enum reserve_kind kind,
-                   const char *name)
+static int reserve(struct dt_reader *r, paddr_t base, uint64_t size,
+                   enum reserve_kind kind, const char *name)
 {
     int err = machine_add_reserved(r->m, base, size, kind, name);
 
     if (err == -ENOSPC)
-        return fail(r, err, fdt_explain("more than %u reserved ranges (MACHINE_MAX_RESERVED)", MACHINE_MAX_RESERVED));
+        return fail(
+            r, err,
+            fdt_explain("more than %u reserved ranges (MACHINE_MAX_RESERVED)",
+                        MACHINE_MAX_RESERVED));
     if (err) /* -EINVAL: base + size wraps */
-        return fail(r, -ERANGE, fdt_explain("reserved range %s [0x%lx, +0x%lx) wraps past the top of the address space",
-                    reserve_kind_name(kind), (unsigned long)base, (unsigned long)size));
+        return fail(r, -ERANGE,
+                    fdt_explain("reserved range %s [0x%lx, +0x%lx) wraps past "
+                                "the top of the address space",
+                                reserve_kind_name(kind), (unsigned long)base,
+                                (unsigned long)size));
     return 0;
 }
 
@@ -178,7 +207,8 @@ static int read_memreserve(struct dt_reader *r)
     return 0;
 }
 
-/* Children of /reserved-memory with a reg; those with only "size" are left to an OS that allocates them. */
+/* Children of /reserved-memory with a reg; those with only "size" are left to
+ * an OS that allocates them. */
 static int read_reserved_memory(struct dt_reader *r)
 {
     const struct fdt *fdt = r->fdt;
@@ -187,34 +217,45 @@ static int read_reserved_memory(struct dt_reader *r)
     uint64_t size;
     int err;
 
-    for (int n = fdt_first_child(fdt, parent); n >= 0; n = fdt_next_sibling(fdt, n)) {
+    for (int n = fdt_first_child(fdt, parent); n >= 0;
+         n = fdt_next_sibling(fdt, n)) {
         if (!node_enabled(fdt, n) || !fdt_prop(fdt, n, "reg", NULL))
             continue;
-        for (unsigned int i = 0; (err = fdt_reg(fdt, n, i, &base, &size, r->why)) != -ENOENT; i++)
-            if (err || (err = reserve(r, base, size, RESERVE_NODE, fdt_node_name(fdt, n))))
+        for (unsigned int i = 0;
+             (err = fdt_reg(fdt, n, i, &base, &size, r->why)) != -ENOENT; i++)
+            if (err || (err = reserve(r, base, size, RESERVE_NODE,
+                                      fdt_node_name(fdt, n))))
                 return err;
     }
     return 0;
 }
 
-/* --- /chosen ------------------------------------------------------------------ */
+/* --- /chosen -------------------------------------------------------------- */
 
 /* Copy /chosen's string property `name` into dst[cap]; "" when absent. */
-static int read_chosen_string(struct dt_reader *r, int chosen, const char *name, char *dst, size_t cap)
+static int read_chosen_string(struct dt_reader *r, int chosen, const char *name,
+                              char *dst, size_t cap)
 {
     const char *s = fdt_prop_string(r->fdt, chosen, name);
 
     if (!fdt_prop(r->fdt, chosen, name, NULL))
         return 0;
     if (!s)
-        return fail(r, -EBADMSG, fdt_explain("/chosen: %s is not a NUL-terminated string", name));
+        return fail(
+            r, -EBADMSG,
+            fdt_explain("/chosen: %s is not a NUL-terminated string", name));
     if (strlen(s) >= cap)
-        return fail(r, -E2BIG, fdt_explain("/chosen: %s is %lu bytes; Numbat keeps at most %lu", name, (unsigned long)strlen(s), (unsigned long)cap - 1));
+        return fail(
+            r, -E2BIG,
+            fdt_explain("/chosen: %s is %lu bytes; Numbat keeps at most %lu",
+                        name, (unsigned long)strlen(s),
+                        (unsigned long)cap - 1));
     memcpy(dst, s, strlen(s) + 1);
     return 0;
 }
 
-/* linux,initrd-start / -end: both or neither, 32 or 64 bits each, start <= end. */
+/* linux,initrd-start / -end: both or neither, 32 or 64 bits each, start <= end.
+ */
 static int read_initrd(struct dt_reader *r, int chosen)
 {
     struct machine *m = r->m;
@@ -223,11 +264,18 @@ static int read_initrd(struct dt_reader *r, int chosen)
     int err_e = fdt_prop_u64(r->fdt, chosen, "linux,initrd-end", &end);
 
     if (err_s == -EBADMSG || err_e == -EBADMSG)
-        return fail(r, -EBADMSG, "/chosen: linux,initrd-start and -end must be 4 or 8 bytes long");
+        return fail(
+            r, -EBADMSG,
+            "/chosen: linux,initrd-start and -end must be 4 or 8 bytes long");
     if (err_s != err_e)
-        return fail(r, -EBADMSG, "/chosen: has only one of linux,initrd-start and linux,initrd-end");
+        return fail(
+            r, -EBADMSG,
+            "/chosen: has only one of linux,initrd-start and linux,initrd-end");
     if (end < start)
-        return fail(r, -EBADMSG, fdt_explain("/chosen: initrd end 0x%lx is below its start 0x%lx", (unsigned long)end, (unsigned long)start));
+        return fail(
+            r, -EBADMSG,
+            fdt_explain("/chosen: initrd end 0x%lx is below its start 0x%lx",
+                        (unsigned long)end, (unsigned long)start));
     if (end == start)
         return 0;
     m->initrd_start = start;
@@ -243,13 +291,15 @@ static int read_chosen(struct dt_reader *r)
 
     if (chosen < 0)
         return 0;
-    if ((err = read_chosen_string(r, chosen, "bootargs", m->bootargs, sizeof(m->bootargs))) ||
-        (err = read_chosen_string(r, chosen, "stdout-path", m->stdout_path, sizeof(m->stdout_path))))
+    if ((err = read_chosen_string(r, chosen, "bootargs", m->bootargs,
+                                  sizeof(m->bootargs))) ||
+        (err = read_chosen_string(r, chosen, "stdout-path", m->stdout_path,
+                                  sizeof(m->stdout_path))))
         return err;
     return read_initrd(r, chosen);
 }
 
-/* --- harts ----------------------------------------------------------------------- */
+/* --- harts ---------------------------------------------------------------- */
 
 static int read_hart(struct dt_reader *r, int cpu)
 {
@@ -263,10 +313,14 @@ static int read_hart(struct dt_reader *r, int cpu)
     if ((err = fdt_reg(r->fdt, cpu, 0, &hartid, &unused, r->why)))
         return err;
     if (hartid >= MAX_HARTS)
-        return fail(r, -ERANGE, fdt_explain("%s: hart id %lu is not below MAX_HARTS (%u)", name, (unsigned long)hartid, MAX_HARTS));
+        return fail(r, -ERANGE,
+                    fdt_explain("%s: hart id %lu is not below MAX_HARTS (%u)",
+                                name, (unsigned long)hartid, MAX_HARTS));
     for (unsigned int i = 0; i < m->nr_harts; i++)
         if (m->hart_ids[i] == hartid)
-            return fail(r, -EEXIST, fdt_explain("%s: hart id %lu appears twice", name, (unsigned long)hartid));
+            return fail(r, -EEXIST,
+                        fdt_explain("%s: hart id %lu appears twice", name,
+                                    (unsigned long)hartid));
     if ((err = read_node_id(r, cpu, &node)))
         return err;
     /* Ids are unique and below MAX_HARTS, so the table cannot overflow. */
@@ -284,22 +338,27 @@ static int read_harts(struct dt_reader *r)
 
     if (cpus < 0)
         return fail(r, -ENOENT, "no /cpus node: cannot tell which harts exist");
-    for (int n = fdt_first_child(fdt, cpus); n >= 0; n = fdt_next_sibling(fdt, n)) {
-        if (!fdt_prop_has_string(fdt, n, "device_type", "cpu") || !node_enabled(fdt, n))
+    for (int n = fdt_first_child(fdt, cpus); n >= 0;
+         n = fdt_next_sibling(fdt, n)) {
+        if (!fdt_prop_has_string(fdt, n, "device_type", "cpu") ||
+            !node_enabled(fdt, n))
             continue;
         if ((err = read_hart(r, n)))
             return err;
     }
     if (r->m->nr_harts == 0)
-        return fail(r, -ENOENT, "no harts: /cpus has no enabled node with device_type \"cpu\"");
+        return fail(
+            r, -ENOENT,
+            "no harts: /cpus has no enabled node with device_type \"cpu\"");
     return 0;
 }
 
-/* --- the distance map ---------------------------------------------------------------- */
+/* --- the distance map ----------------------------------------------------- */
 
 static int read_distance_map(struct dt_reader *r)
 {
-    bool given[MAX_NUMNODES][MAX_NUMNODES] = { { false } }; /* the map names a -> b */
+    bool given[MAX_NUMNODES][MAX_NUMNODES] = {
+        {false}}; /* the map names a -> b */
     struct machine *m = r->m;
     int map = fdt_find_compatible(r->fdt, -1, "numa-distance-map-v1");
     const uint8_t *p;
@@ -309,14 +368,24 @@ static int read_distance_map(struct dt_reader *r)
         return 0;
     p = fdt_prop(r->fdt, map, "distance-matrix", &len);
     if (!p || len % 12 != 0)
-        return fail(r, -EBADMSG, fdt_explain("%s: distance-matrix is missing or not (from, to, distance) triplets", fdt_node_name(r->fdt, map)));
+        return fail(r, -EBADMSG,
+                    fdt_explain("%s: distance-matrix is missing or not (from, "
+                                "to, distance) triplets",
+                                fdt_node_name(r->fdt, map)));
     for (; len; len -= 12, p += 12) {
-        uint32_t a = fdt_read_be32(p), b = fdt_read_be32(p + 4), d = fdt_read_be32(p + 8);
+        uint32_t a = fdt_read_be32(p), b = fdt_read_be32(p + 4),
+                 d = fdt_read_be32(p + 8);
 
         if (a >= MAX_NUMNODES || b >= MAX_NUMNODES)
-            return fail(r, -ERANGE, fdt_explain("distance-matrix: node %u or %u is not below MAX_NUMNODES (%u)", a, b, MAX_NUMNODES));
+            return fail(r, -ERANGE,
+                        fdt_explain("distance-matrix: node %u or %u is not "
+                                    "below MAX_NUMNODES (%u)",
+                                    a, b, MAX_NUMNODES));
         if (d > 255 || d < DISTANCE_LOCAL || (a == b) != (d == DISTANCE_LOCAL))
-            return fail(r, -EBADMSG, fdt_explain("distance-matrix: %u -> %u = %u; want 10 for a node to itself, 11..255 otherwise", a, b, d));
+            return fail(r, -EBADMSG,
+                        fdt_explain("distance-matrix: %u -> %u = %u; want 10 "
+                                    "for a node to itself, 11..255 otherwise",
+                                    a, b, d));
         m->distance[a][b] = (uint8_t)d;
         given[a][b] = true;
     }
@@ -328,9 +397,10 @@ static int read_distance_map(struct dt_reader *r)
     return 0;
 }
 
-/* --- devices: the console UART and the power-off device --------------------------------- */
+/* --- devices: the console UART and the power-off device ------------------- */
 
-/* The node stdout-path names ("/soc/serial@10000000:115200" or an alias), or -ENOENT. */
+/* The node stdout-path names ("/soc/serial@10000000:115200" or an alias), or
+ * -ENOENT. */
 static int stdout_node(const struct dt_reader *r)
 {
     char path[sizeof(r->m->stdout_path)];
@@ -343,7 +413,8 @@ static int stdout_node(const struct dt_reader *r)
     }
     path[n] = '\0';
     if (n && path[0] != '/') /* an alias: /aliases holds its path */
-        target = fdt_prop_string(r->fdt, fdt_find_path(r->fdt, "/aliases"), path);
+        target =
+            fdt_prop_string(r->fdt, fdt_find_path(r->fdt, "/aliases"), path);
     return target ? fdt_find_path(r->fdt, target) : -ENOENT;
 }
 
@@ -370,7 +441,9 @@ static int read_uart(struct dt_reader *r)
         return err;
     err = fdt_prop_u32(fdt, uart, "reg-shift", &r->m->uart_reg_shift);
     if (err == -EBADMSG || r->m->uart_reg_shift > 4)
-        return fail(r, -EBADMSG, fdt_explain("%s: reg-shift is not one cell of 0..4", fdt_node_name(fdt, uart)));
+        return fail(r, -EBADMSG,
+                    fdt_explain("%s: reg-shift is not one cell of 0..4",
+                                fdt_node_name(fdt, uart)));
     return 0;
 }
 
@@ -378,7 +451,9 @@ static int read_poweroff(struct dt_reader *r)
 {
     int t0 = fdt_find_compatible(r->fdt, -1, "sifive,test0");
     int t1 = fdt_find_compatible(r->fdt, -1, "sifive,test1");
-    int dev = t0 < 0 ? t1 : t1 < 0 ? t0 : MIN(t0, t1); /* the first in the tree */
+    int dev = t0 < 0   ? t1
+              : t1 < 0 ? t0
+                       : MIN(t0, t1); /* the first in the tree */
     uint64_t unused;
 
     if (dev < 0)
@@ -386,12 +461,13 @@ static int read_poweroff(struct dt_reader *r)
     return fdt_reg(r->fdt, dev, 0, &r->m->poweroff_base, &unused, r->why);
 }
 
-/* --- the whole machine --------------------------------------------------------------------- */
+/* --- the whole machine ---------------------------------------------------- */
 
-int machine_from_fdt(struct machine *m, const void *blob, size_t max_size, const char **why)
+int machine_from_fdt(struct machine *m, const void *blob, size_t max_size,
+                     const char **why)
 {
     struct fdt fdt;
-    struct dt_reader r = { .fdt = &fdt, .m = m, .why = why, .top_node = 0 };
+    struct dt_reader r = {.fdt = &fdt, .m = m, .why = why, .top_node = 0};
     int err;
 
     memset(m, 0, sizeof(*m));
@@ -412,7 +488,7 @@ int machine_from_fdt(struct machine *m, const void *blob, size_t max_size, const
     return 0;
 }
 
-/* --- questions about a parsed machine ------------------------------------------------------- */
+/* --- questions about a parsed machine ------------------------------------- */
 
 unsigned int machine_hart_node(const struct machine *m, uint32_t hartid)
 {
@@ -441,11 +517,14 @@ int machine_add_reserved(struct machine *m, paddr_t base, uint64_t size,
         return -EINVAL;
     if (m->nr_reserved == MACHINE_MAX_RESERVED)
         return -ENOSPC;
-    /* Insertion sort: shift larger bases up, keeping the table sorted by base. */
+    /* Insertion sort: shift larger bases up, keeping the table sorted by base.
+     */
     for (i = m->nr_reserved; i > 0 && m->reserved[i - 1].base > base; i--)
         m->reserved[i] = m->reserved[i - 1];
-    m->reserved[i] = (struct mem_reserved){ .base = base, .size = size, .kind = kind };
-    copy_name(m->reserved[i].name, sizeof(m->reserved[i].name), name ? name : "");
+    m->reserved[i] =
+        (struct mem_reserved){.base = base, .size = size, .kind = kind};
+    copy_name(m->reserved[i].name, sizeof(m->reserved[i].name),
+              name ? name : "");
     m->nr_reserved++;
     return 0;
 }
@@ -453,11 +532,16 @@ int machine_add_reserved(struct machine *m, paddr_t base, uint64_t size,
 const char *reserve_kind_name(enum reserve_kind kind)
 {
     switch (kind) {
-    case RESERVE_MEMRESERVE: return "memreserve";
-    case RESERVE_NODE:       return "reserved-memory";
-    case RESERVE_KERNEL:     return "kernel";
-    case RESERVE_DTB:        return "dtb";
-    case RESERVE_INITRD:     return "initrd";
+    case RESERVE_MEMRESERVE:
+        return "memreserve";
+    case RESERVE_NODE:
+        return "reserved-memory";
+    case RESERVE_KERNEL:
+        return "kernel";
+    case RESERVE_DTB:
+        return "dtb";
+    case RESERVE_INITRD:
+        return "initrd";
     }
     return "?";
 }

@@ -44,42 +44,43 @@
 
 #include <numbat/errno.h>
 
-#include <numbat/string.h> /* lib/string.c in the kernel, the C library on the host */
+#include <numbat/string.h> /* kernel: lib/string.c; host: the C library */
 
 /* Struct-block tokens. */
 #define FDT_BEGIN_NODE 0x1u /* followed by the node's name */
-#define FDT_END_NODE   0x2u /* closes the innermost open node */
-#define FDT_PROP       0x3u /* followed by len, nameoff and the value */
-#define FDT_NOP        0x4u /* nothing; skipped */
-#define FDT_END        0x9u /* the end of the struct block */
+#define FDT_END_NODE 0x2u   /* closes the innermost open node */
+#define FDT_PROP 0x3u       /* followed by len, nameoff and the value */
+#define FDT_NOP 0x4u        /* nothing; skipped */
+#define FDT_END 0x9u        /* the end of the struct block */
 
 /* Header field offsets, in bytes (all fields are big-endian 32-bit). */
-#define HDR_MAGIC          0
-#define HDR_TOTALSIZE      4
-#define HDR_OFF_STRUCT     8
-#define HDR_OFF_STRINGS   12
-#define HDR_OFF_RSVMAP    16
-#define HDR_VERSION       20
-#define HDR_LAST_COMP     24
-#define HDR_SIZE_STRINGS  32
-#define HDR_SIZE_STRUCT   36
+#define HDR_MAGIC 0
+#define HDR_TOTALSIZE 4
+#define HDR_OFF_STRUCT 8
+#define HDR_OFF_STRINGS 12
+#define HDR_OFF_RSVMAP 16
+#define HDR_VERSION 20
+#define HDR_LAST_COMP 24
+#define HDR_SIZE_STRINGS 32
+#define HDR_SIZE_STRUCT 36
 
 /* One decoded token of the struct block. */
 struct token {
-    uint32_t tag;      /* FDT_BEGIN_NODE, FDT_PROP, ... */
-    uint32_t next;     /* struct-block offset of the token after this one */
-    const char *name;  /* BEGIN_NODE: the node name; PROP: the property name */
-    const void *data;  /* PROP: the value */
-    uint32_t len;      /* PROP: bytes of value */
+    uint32_t tag;     /* FDT_BEGIN_NODE, FDT_PROP, ... */
+    uint32_t next;    /* struct-block offset of the token after this one */
+    const char *name; /* BEGIN_NODE: the node name; PROP: the property name */
+    const void *data; /* PROP: the value */
+    uint32_t len;     /* PROP: bytes of value */
 };
 
-/* --- small helpers ----------------------------------------------------------- */
+/* --- small helpers -------------------------------------------------------- */
 
 uint32_t fdt_read_be32(const void *p)
 {
     const uint8_t *b = p;
 
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+           b[3];
 }
 
 uint64_t fdt_read_cells(const void *p, unsigned int n)
@@ -110,13 +111,13 @@ static int fail(const char **why, int err, const char *reason)
     return err;
 }
 
-/* --- fdt_explain: a tiny formatter for one-line reasons ---------------------- */
+/* --- fdt_explain: a tiny formatter for one-line reasons ------------------- */
 
 static char explain_buf[160]; /* the last reason fdt_explain() built */
 
 struct outbuf {
-    char *p;          /* next byte to write */
-    char *end;        /* one past the last byte we may write (before the NUL) */
+    char *p;   /* next byte to write */
+    char *end; /* one past the last byte we may write (before the NUL) */
 };
 
 static void put_char(struct outbuf *o, char c)
@@ -127,7 +128,7 @@ static void put_char(struct outbuf *o, char c)
 
 static void put_number(struct outbuf *o, uint64_t v, unsigned int base)
 {
-    char digits[20];   /* 2^64 has 20 decimal digits */
+    char digits[20]; /* 2^64 has 20 decimal digits */
     int n = 0;
 
     do {
@@ -140,7 +141,7 @@ static void put_number(struct outbuf *o, uint64_t v, unsigned int base)
 
 const char *fdt_explain(const char *fmt, ...)
 {
-    struct outbuf o = { explain_buf, explain_buf + sizeof(explain_buf) - 1 };
+    struct outbuf o = {explain_buf, explain_buf + sizeof(explain_buf) - 1};
     va_list ap;
 
     va_start(ap, fmt);
@@ -162,7 +163,9 @@ const char *fdt_explain(const char *fmt, ...)
             break;
         case 'u':
         case 'x':
-            put_number(&o, is_long ? va_arg(ap, unsigned long) : va_arg(ap, unsigned int),
+            put_number(&o,
+                       is_long ? va_arg(ap, unsigned long)
+                               : va_arg(ap, unsigned int),
                        *fmt == 'u' ? 10 : 16);
             break;
         case '\0':
@@ -177,29 +180,44 @@ const char *fdt_explain(const char *fmt, ...)
     return explain_buf;
 }
 
-/* --- the one place that decodes a token --------------------------------------- */
+/* --- the one place that decodes a token ----------------------------------- */
 
 /*
  * The payload of a PROP token at struct-block offset off: a 32-bit length,
  * a 32-bit offset of the name in the strings block, then the value.
  */
-static int read_prop_token(const struct fdt *fdt, uint32_t off, struct token *t, const char **why)
+static int read_prop_token(const struct fdt *fdt, uint32_t off, struct token *t,
+                           const char **why)
 {
     const uint8_t *base = fdt->blob + fdt->struct_off;
     const char *strings = (const char *)fdt->blob + fdt->strings_off;
     uint32_t nameoff;
 
     if (fdt->struct_size - t->next < 8)
-        return fail(why, -EBADMSG, fdt_explain("property at struct offset 0x%x is cut off by the end of the struct block", off));
+        return fail(why, -EBADMSG,
+                    fdt_explain("property at struct offset 0x%x is cut off by "
+                                "the end of the struct block",
+                                off));
     t->len = fdt_read_be32(base + t->next);
     nameoff = fdt_read_be32(base + t->next + 4);
     t->next += 8;
     if (t->len > fdt->struct_size - t->next)
-        return fail(why, -EBADMSG, fdt_explain("property at struct offset 0x%x: length %u runs past the struct block", off, t->len));
+        return fail(why, -EBADMSG,
+                    fdt_explain("property at struct offset 0x%x: length %u "
+                                "runs past the struct block",
+                                off, t->len));
     if (nameoff >= fdt->strings_size)
-        return fail(why, -EBADMSG, fdt_explain("property at struct offset 0x%x: name offset %u is outside the strings block (%u bytes)", off, nameoff, fdt->strings_size));
-    if (bounded_strlen(strings + nameoff, fdt->strings_size - nameoff) == fdt->strings_size - nameoff)
-        return fail(why, -EBADMSG, fdt_explain("property name at strings offset %u is not NUL-terminated", nameoff));
+        return fail(why, -EBADMSG,
+                    fdt_explain("property at struct offset 0x%x: name offset "
+                                "%u is outside the strings block (%u bytes)",
+                                off, nameoff, fdt->strings_size));
+    if (bounded_strlen(strings + nameoff, fdt->strings_size - nameoff) ==
+        fdt->strings_size - nameoff)
+        return fail(
+            why, -EBADMSG,
+            fdt_explain(
+                "property name at strings offset %u is not NUL-terminated",
+                nameoff));
     t->name = strings + nameoff;
     t->data = base + t->next;
     t->next = ALIGN_UP(t->next + t->len, 4u);
@@ -212,22 +230,30 @@ static int read_prop_token(const struct fdt *fdt, uint32_t off, struct token *t,
  * the struct block (or a property name outside the strings block). Every
  * walk in this file goes through here.
  */
-static int read_token(const struct fdt *fdt, uint32_t off, struct token *t, const char **why)
+static int read_token(const struct fdt *fdt, uint32_t off, struct token *t,
+                      const char **why)
 {
     const uint8_t *base = fdt->blob + fdt->struct_off;
     uint32_t room;
 
     if (off % 4 != 0 || off >= fdt->struct_size || fdt->struct_size - off < 4)
-        return fail(why, -EBADMSG, fdt_explain("struct block ends at 0x%x with no FDT_END token", off));
+        return fail(
+            why, -EBADMSG,
+            fdt_explain("struct block ends at 0x%x with no FDT_END token",
+                        off));
     t->tag = fdt_read_be32(base + off);
     t->next = off + 4;
-    room = fdt->struct_size - t->next;  /* bytes after the tag */
+    room = fdt->struct_size - t->next; /* bytes after the tag */
     switch (t->tag) {
     case FDT_BEGIN_NODE: {
         uint32_t n = bounded_strlen((const char *)base + t->next, room);
 
         if (n == room)
-            return fail(why, -EBADMSG, fdt_explain("node name at struct offset 0x%x is not NUL-terminated", off));
+            return fail(
+                why, -EBADMSG,
+                fdt_explain(
+                    "node name at struct offset 0x%x is not NUL-terminated",
+                    off));
         t->name = (const char *)base + t->next;
         t->next = ALIGN_UP(t->next + n + 1, 4u);
         return 0;
@@ -239,59 +265,86 @@ static int read_token(const struct fdt *fdt, uint32_t off, struct token *t, cons
     case FDT_END:
         return 0;
     default:
-        return fail(why, -EBADMSG, fdt_explain("unknown token 0x%x at struct offset 0x%x", t->tag, off));
+        return fail(why, -EBADMSG,
+                    fdt_explain("unknown token 0x%x at struct offset 0x%x",
+                                t->tag, off));
     }
 }
 
-/* --- fdt_open: check everything once ------------------------------------------ */
+/* --- fdt_open: check everything once -------------------------------------- */
 
 /* A block [off, off + size) must lie after the header and inside totalsize. */
-static int check_block(const char *what, uint32_t off, uint32_t size, uint32_t align,
-                       uint32_t total, const char **why)
+static int check_block(const char *what, uint32_t off, uint32_t size,
+                       uint32_t align, uint32_t total, const char **why)
 {
     if (off % align != 0)
-        return fail(why, -EBADMSG, fdt_explain("%s offset 0x%x is not %u-byte aligned", what, off, align));
+        return fail(why, -EBADMSG,
+                    fdt_explain("%s offset 0x%x is not %u-byte aligned", what,
+                                off, align));
     if (off < FDT_HEADER_SIZE)
-        return fail(why, -EBADMSG, fdt_explain("%s offset 0x%x overlaps the 40-byte header", what, off));
+        return fail(why, -EBADMSG,
+                    fdt_explain("%s offset 0x%x overlaps the 40-byte header",
+                                what, off));
     if ((uint64_t)off + size > total)
-        return fail(why, -EBADMSG, fdt_explain("%s [0x%x, +0x%x) runs past totalsize 0x%x", what, off, size, total));
+        return fail(why, -EBADMSG,
+                    fdt_explain("%s [0x%x, +0x%x) runs past totalsize 0x%x",
+                                what, off, size, total));
     return 0;
 }
 
 /* Header fields: magic, version, totalsize, and the three blocks' places. */
-static int check_header(struct fdt *fdt, const uint8_t *b, size_t max_size, const char **why)
+static int check_header(struct fdt *fdt, const uint8_t *b, size_t max_size,
+                        const char **why)
 {
     uint32_t magic = fdt_read_be32(b + HDR_MAGIC);
     uint32_t last_comp = fdt_read_be32(b + HDR_LAST_COMP);
     int err;
 
     if (magic != FDT_MAGIC)
-        return fail(why, -EBADMSG, fdt_explain("bad magic 0x%x: not a device tree blob", magic));
+        return fail(
+            why, -EBADMSG,
+            fdt_explain("bad magic 0x%x: not a device tree blob", magic));
     fdt->version = fdt_read_be32(b + HDR_VERSION);
     if (fdt->version < 16)
-        return fail(why, -EBADMSG, fdt_explain("version %u: Numbat reads version 16 and later", fdt->version));
+        return fail(why, -EBADMSG,
+                    fdt_explain("version %u: Numbat reads version 16 and later",
+                                fdt->version));
     if (last_comp > 17)
-        return fail(why, -EBADMSG, fdt_explain("last compatible version %u: Numbat reads up to 17", last_comp));
+        return fail(
+            why, -EBADMSG,
+            fdt_explain("last compatible version %u: Numbat reads up to 17",
+                        last_comp));
     fdt->total_size = fdt_read_be32(b + HDR_TOTALSIZE);
     if (fdt->total_size > max_size)
-        return fail(why, -EBADMSG, fdt_explain("totalsize %u is larger than the %lu bytes given: truncated blob?", fdt->total_size, (unsigned long)max_size));
+        return fail(why, -EBADMSG,
+                    fdt_explain("totalsize %u is larger than the %lu bytes "
+                                "given: truncated blob?",
+                                fdt->total_size, (unsigned long)max_size));
     if (fdt->total_size < FDT_HEADER_SIZE || fdt->total_size > 0x7fffffffu)
-        return fail(why, -EBADMSG, fdt_explain("totalsize %u is not a plausible blob size", fdt->total_size));
+        return fail(why, -EBADMSG,
+                    fdt_explain("totalsize %u is not a plausible blob size",
+                                fdt->total_size));
     fdt->struct_off = fdt_read_be32(b + HDR_OFF_STRUCT);
-    fdt->struct_size = fdt->version >= 17 ? fdt_read_be32(b + HDR_SIZE_STRUCT)
-                     : fdt->total_size - MIN(fdt->struct_off, fdt->total_size);
+    fdt->struct_size =
+        fdt->version >= 17
+            ? fdt_read_be32(b + HDR_SIZE_STRUCT)
+            : fdt->total_size - MIN(fdt->struct_off, fdt->total_size);
     fdt->strings_off = fdt_read_be32(b + HDR_OFF_STRINGS);
     fdt->strings_size = fdt_read_be32(b + HDR_SIZE_STRINGS);
     fdt->rsvmap_off = fdt_read_be32(b + HDR_OFF_RSVMAP);
-    err = check_block("struct block", fdt->struct_off, fdt->struct_size, 4, fdt->total_size, why);
+    err = check_block("struct block", fdt->struct_off, fdt->struct_size, 4,
+                      fdt->total_size, why);
     if (!err)
-        err = check_block("strings block", fdt->strings_off, fdt->strings_size, 1, fdt->total_size, why);
+        err = check_block("strings block", fdt->strings_off, fdt->strings_size,
+                          1, fdt->total_size, why);
     if (!err)
-        err = check_block("memory reservation block", fdt->rsvmap_off, 16, 8, fdt->total_size, why);
+        err = check_block("memory reservation block", fdt->rsvmap_off, 16, 8,
+                          fdt->total_size, why);
     return err;
 }
 
-/* Count /memreserve/ entries up to the (0, 0) terminator, which must be inside totalsize. */
+/* Count /memreserve/ entries up to the (0, 0) terminator, which must be inside
+ * totalsize. */
 static int check_rsvmap(struct fdt *fdt, const char **why)
 {
     const uint8_t *p = fdt->blob + fdt->rsvmap_off;
@@ -300,7 +353,9 @@ static int check_rsvmap(struct fdt *fdt, const char **why)
     for (fdt->nr_rsv = 0; fdt->nr_rsv < room; fdt->nr_rsv++, p += 16)
         if (fdt_read_cells(p, 2) == 0 && fdt_read_cells(p + 8, 2) == 0)
             return 0;
-    return fail(why, -EBADMSG, "memory reservation block has no (0, 0) terminator before totalsize");
+    return fail(
+        why, -EBADMSG,
+        "memory reservation block has no (0, 0) terminator before totalsize");
 }
 
 /*
@@ -310,45 +365,65 @@ static int check_rsvmap(struct fdt *fdt, const char **why)
  */
 static int check_struct(const struct fdt *fdt, const char **why)
 {
-    bool had_child[FDT_MAX_DEPTH + 1] = { false }; /* a child closed at this depth */
+    bool had_child[FDT_MAX_DEPTH + 1] = {
+        false}; /* a child closed at this depth */
     struct token t;
     uint32_t off = 0;
     int depth = 0, err;
     bool seen_root = false;
 
-    for (unsigned int tokens = 0; tokens < FDT_MAX_TOKENS; tokens++, off = t.next) {
+    for (unsigned int tokens = 0; tokens < FDT_MAX_TOKENS;
+         tokens++, off = t.next) {
         if ((err = read_token(fdt, off, &t, why)))
             return err;
         switch (t.tag) {
         case FDT_BEGIN_NODE:
             if (depth == 0 && seen_root)
-                return fail(why, -EBADMSG, "struct block has a second root node");
+                return fail(why, -EBADMSG,
+                            "struct block has a second root node");
             if (depth == FDT_MAX_DEPTH)
-                return fail(why, -EBADMSG, fdt_explain("nodes nested deeper than %u at struct offset 0x%x", FDT_MAX_DEPTH, off));
+                return fail(
+                    why, -EBADMSG,
+                    fdt_explain(
+                        "nodes nested deeper than %u at struct offset 0x%x",
+                        FDT_MAX_DEPTH, off));
             seen_root = true;
             had_child[++depth] = false;
             break;
         case FDT_END_NODE:
             if (depth == 0)
-                return fail(why, -EBADMSG, fdt_explain("END_NODE at struct offset 0x%x closes no node", off));
+                return fail(
+                    why, -EBADMSG,
+                    fdt_explain("END_NODE at struct offset 0x%x closes no node",
+                                off));
             had_child[--depth] = true;
             break;
         case FDT_PROP:
             if (depth == 0)
-                return fail(why, -EBADMSG, fdt_explain("property %s outside any node", t.name));
+                return fail(
+                    why, -EBADMSG,
+                    fdt_explain("property %s outside any node", t.name));
             if (had_child[depth])
-                return fail(why, -EBADMSG, fdt_explain("property %s comes after a subnode", t.name));
+                return fail(
+                    why, -EBADMSG,
+                    fdt_explain("property %s comes after a subnode", t.name));
             break;
         case FDT_END:
             if (depth != 0 || !seen_root)
-                return fail(why, -EBADMSG, fdt_explain("FDT_END with %u nodes still open (or no root)", (unsigned int)depth));
+                return fail(
+                    why, -EBADMSG,
+                    fdt_explain("FDT_END with %u nodes still open (or no root)",
+                                (unsigned int)depth));
             return 0;
         }
     }
-    return fail(why, -EBADMSG, fdt_explain("more than %u tokens in the struct block", FDT_MAX_TOKENS));
+    return fail(
+        why, -EBADMSG,
+        fdt_explain("more than %u tokens in the struct block", FDT_MAX_TOKENS));
 }
 
-int fdt_open(struct fdt *fdt, const void *blob, size_t max_size, const char **why)
+int fdt_open(struct fdt *fdt, const void *blob, size_t max_size,
+             const char **why)
 {
     int err;
 
@@ -356,34 +431,41 @@ int fdt_open(struct fdt *fdt, const void *blob, size_t max_size, const char **wh
     if (!blob)
         return fail(why, -EBADMSG, "no device tree blob (NULL pointer)");
     if (max_size < FDT_HEADER_SIZE)
-        return fail(why, -EBADMSG, fdt_explain("only %lu bytes: too short for a device tree header (40)", (unsigned long)max_size));
+        return fail(
+            why, -EBADMSG,
+            fdt_explain(
+                "only %lu bytes: too short for a device tree header (40)",
+                (unsigned long)max_size));
     fdt->blob = blob;
-    if ((err = check_header(fdt, blob, max_size, why)) || (err = check_rsvmap(fdt, why)) ||
-        (err = check_struct(fdt, why))) {
+    if ((err = check_header(fdt, blob, max_size, why)) ||
+        (err = check_rsvmap(fdt, why)) || (err = check_struct(fdt, why))) {
         fdt->blob = NULL;
         return err;
     }
     return 0;
 }
 
-int fdt_rsv_entry(const struct fdt *fdt, unsigned int i, paddr_t *base, uint64_t *size)
+int fdt_rsv_entry(const struct fdt *fdt, unsigned int i, paddr_t *base,
+                  uint64_t *size)
 {
-    const uint8_t *p = fdt->blob + fdt->rsvmap_off + 16 * (size_t)i;
+    const uint8_t *p;
 
     if (i >= fdt->nr_rsv)
         return -ENOENT;
+    p = fdt->blob + fdt->rsvmap_off + 16 * (size_t)i;
     *base = fdt_read_cells(p, 2);
     *size = fdt_read_cells(p + 8, 2);
     return 0;
 }
 
-/* --- walking nodes ------------------------------------------------------------ */
+/* --- walking nodes -------------------------------------------------------- */
 
 /*
  * Skip PROP and NOP tokens from off; return the offset of the next
  * BEGIN_NODE, END_NODE or END (in *t), or a negative code.
  */
-static int skip_to_structure(const struct fdt *fdt, uint32_t off, struct token *t)
+static int skip_to_structure(const struct fdt *fdt, uint32_t off,
+                             struct token *t)
 {
     for (;;) {
         if (read_token(fdt, off, t, NULL))
@@ -397,7 +479,8 @@ static int skip_to_structure(const struct fdt *fdt, uint32_t off, struct token *
 /* The token at `node`, which must be a BEGIN_NODE. */
 static int node_token(const struct fdt *fdt, int node, struct token *t)
 {
-    if (!fdt->blob || node < 0 || read_token(fdt, (uint32_t)node, t, NULL) || t->tag != FDT_BEGIN_NODE)
+    if (!fdt->blob || node < 0 || read_token(fdt, (uint32_t)node, t, NULL) ||
+        t->tag != FDT_BEGIN_NODE)
         return -ENOENT;
     return 0;
 }
@@ -476,7 +559,8 @@ int fdt_parent(const struct fdt *fdt, int node)
     int stack[FDT_MAX_DEPTH + 1]; /* stack[d]: the open node at depth d */
     int d = 0;
 
-    for (int n = fdt_next_node(fdt, -1, &d); n >= 0; n = fdt_next_node(fdt, n, &d)) {
+    for (int n = fdt_next_node(fdt, -1, &d); n >= 0;
+         n = fdt_next_node(fdt, n, &d)) {
         if (d < 0 || d > FDT_MAX_DEPTH)
             return -EBADMSG;
         stack[d] = n;
@@ -524,7 +608,8 @@ int fdt_find_path(const struct fdt *fdt, const char *path)
             return node;
         for (len = 0; path[len] && path[len] != '/'; len++)
             ;
-        for (node = fdt_first_child(fdt, node); node >= 0; node = fdt_next_sibling(fdt, node))
+        for (node = fdt_first_child(fdt, node); node >= 0;
+             node = fdt_next_sibling(fdt, node))
             if (name_matches(fdt_node_name(fdt, node), path, len))
                 break;
         path += len;
@@ -536,7 +621,8 @@ int fdt_find_compatible(const struct fdt *fdt, int from, const char *compat)
 {
     int depth = 0;
 
-    for (int n = fdt_next_node(fdt, from, &depth); n >= 0; n = fdt_next_node(fdt, n, &depth))
+    for (int n = fdt_next_node(fdt, from, &depth); n >= 0;
+         n = fdt_next_node(fdt, n, &depth))
         if (fdt_prop_has_string(fdt, n, "compatible", compat))
             return n;
     return -ENOENT;
@@ -549,16 +635,18 @@ int fdt_find_phandle(const struct fdt *fdt, uint32_t phandle)
 
     if (phandle == 0 || phandle == 0xffffffffu) /* never valid phandles */
         return -ENOENT;
-    for (int n = fdt_next_node(fdt, -1, &depth); n >= 0; n = fdt_next_node(fdt, n, &depth))
+    for (int n = fdt_next_node(fdt, -1, &depth); n >= 0;
+         n = fdt_next_node(fdt, n, &depth))
         if ((fdt_prop_u32(fdt, n, "phandle", &v) == 0 && v == phandle) ||
             (fdt_prop_u32(fdt, n, "linux,phandle", &v) == 0 && v == phandle))
             return n;
     return -ENOENT;
 }
 
-/* --- reading properties ------------------------------------------------------- */
+/* --- reading properties --------------------------------------------------- */
 
-/* The first PROP token at or after off, skipping NOPs; stops at a child or END_NODE. */
+/* The first PROP token at or after off, skipping NOPs; stops at a child or
+ * END_NODE. */
 static int prop_at(const struct fdt *fdt, uint32_t off, struct fdt_prop *p)
 {
     struct token t;
@@ -590,16 +678,19 @@ int fdt_next_prop(const struct fdt *fdt, int prop, struct fdt_prop *p)
 {
     struct token t;
 
-    if (!fdt->blob || prop < 0 || read_token(fdt, (uint32_t)prop, &t, NULL) || t.tag != FDT_PROP)
+    if (!fdt->blob || prop < 0 || read_token(fdt, (uint32_t)prop, &t, NULL) ||
+        t.tag != FDT_PROP)
         return -ENOENT;
     return prop_at(fdt, t.next, p);
 }
 
-const void *fdt_prop(const struct fdt *fdt, int node, const char *name, uint32_t *len)
+const void *fdt_prop(const struct fdt *fdt, int node, const char *name,
+                     uint32_t *len)
 {
     struct fdt_prop p;
 
-    for (int off = fdt_first_prop(fdt, node, &p); off >= 0; off = fdt_next_prop(fdt, off, &p)) {
+    for (int off = fdt_first_prop(fdt, node, &p); off >= 0;
+         off = fdt_next_prop(fdt, off, &p)) {
         if (strcmp(p.name, name) == 0) {
             if (len)
                 *len = p.len;
@@ -619,7 +710,8 @@ const char *fdt_prop_string(const struct fdt *fdt, int node, const char *name)
     return s;
 }
 
-bool fdt_prop_has_string(const struct fdt *fdt, int node, const char *name, const char *s)
+bool fdt_prop_has_string(const struct fdt *fdt, int node, const char *name,
+                         const char *s)
 {
     uint32_t len, pos = 0;
     const char *list = fdt_prop(fdt, node, name, &len);
@@ -636,7 +728,8 @@ bool fdt_prop_has_string(const struct fdt *fdt, int node, const char *name, cons
     return false;
 }
 
-int fdt_prop_u32(const struct fdt *fdt, int node, const char *name, uint32_t *out)
+int fdt_prop_u32(const struct fdt *fdt, int node, const char *name,
+                 uint32_t *out)
 {
     uint32_t len;
     const void *p = fdt_prop(fdt, node, name, &len);
@@ -649,7 +742,8 @@ int fdt_prop_u32(const struct fdt *fdt, int node, const char *name, uint32_t *ou
     return 0;
 }
 
-int fdt_prop_u64(const struct fdt *fdt, int node, const char *name, uint64_t *out)
+int fdt_prop_u64(const struct fdt *fdt, int node, const char *name,
+                 uint64_t *out)
 {
     uint32_t len;
     const void *p = fdt_prop(fdt, node, name, &len);
@@ -662,7 +756,7 @@ int fdt_prop_u64(const struct fdt *fdt, int node, const char *name, uint64_t *ou
     return 0;
 }
 
-/* --- addresses: #address-cells, #size-cells and reg ---------------------------- */
+/* --- addresses: #address-cells, #size-cells and reg ----------------------- */
 
 int fdt_node_cells(const struct fdt *fdt, int node, unsigned int *addr_cells,
                    unsigned int *size_cells)
@@ -690,14 +784,25 @@ int fdt_reg(const struct fdt *fdt, int node, unsigned int index, paddr_t *base,
     if (parent < 0 || !(reg = fdt_prop(fdt, node, "reg", &len)))
         return fail(why, -ENOENT, fdt_explain("%s has no reg", name));
     if (fdt_node_cells(fdt, parent, &ac, &sc) == -EBADMSG)
-        return fail(why, -EBADMSG, fdt_explain("%s: #address-cells or #size-cells of its parent is not one cell", name));
+        return fail(why, -EBADMSG,
+                    fdt_explain("%s: #address-cells or #size-cells of its "
+                                "parent is not one cell",
+                                name));
     if (ac > 2 || sc > 2 || ac == 0)
-        return fail(why, -ERANGE, fdt_explain("%s: parent has #address-cells %u, #size-cells %u; Numbat reads 1-2 and 0-2", name, ac, sc));
+        return fail(why, -ERANGE,
+                    fdt_explain("%s: parent has #address-cells %u, #size-cells "
+                                "%u; Numbat reads 1-2 and 0-2",
+                                name, ac, sc));
     stride = 4 * (ac + sc);
     if (len % stride != 0)
-        return fail(why, -EBADMSG, fdt_explain("%s: reg is %u bytes, not a multiple of %u (%u + %u cells)", name, len, stride, ac, sc));
+        return fail(
+            why, -EBADMSG,
+            fdt_explain(
+                "%s: reg is %u bytes, not a multiple of %u (%u + %u cells)",
+                name, len, stride, ac, sc));
     if (index >= len / stride)
-        return fail(why, -ENOENT, fdt_explain("%s: reg has no entry %u", name, index));
+        return fail(why, -ENOENT,
+                    fdt_explain("%s: reg has no entry %u", name, index));
     *base = fdt_read_cells(reg + index * stride, ac);
     *size = fdt_read_cells(reg + index * stride + 4 * ac, sc);
     return 0;

@@ -18,29 +18,29 @@
 #include <numbat/compiler.h>
 #include <numbat/types.h>
 
-#define FDT_MAGIC       0xd00dfeedu /* first word of every blob, big-endian */
-#define FDT_HEADER_SIZE 40          /* bytes in a version 17 header */
-#define FDT_MAX_DEPTH   16          /* deepest nesting fdt_open() accepts */
-#define FDT_MAX_TOKENS  65536       /* most struct-block tokens fdt_open() accepts */
+#define FDT_MAGIC 0xd00dfeedu /* first word of every blob, big-endian */
+#define FDT_HEADER_SIZE 40    /* bytes in a version 17 header */
+#define FDT_MAX_DEPTH 16      /* deepest nesting fdt_open() accepts */
+#define FDT_MAX_TOKENS 65536  /* most struct-block tokens fdt_open() accepts */
 
 /* One opened blob. Filled by fdt_open(); treat as read-only. */
 struct fdt {
-    const uint8_t *blob;      /* the blob's first byte (the header) */
-    uint32_t total_size;      /* header totalsize, checked <= max_size */
-    uint32_t struct_off;      /* struct block: offset in the blob */
-    uint32_t struct_size;     /* struct block: bytes */
-    uint32_t strings_off;     /* strings block: offset in the blob */
-    uint32_t strings_size;    /* strings block: bytes */
-    uint32_t rsvmap_off;      /* memory reservation block: offset */
-    uint32_t nr_rsv;          /* entries before the (0, 0) terminator */
-    uint32_t version;         /* header version (16 or 17) */
+    const uint8_t *blob;   /* the blob's first byte (the header) */
+    uint32_t total_size;   /* header totalsize, checked <= max_size */
+    uint32_t struct_off;   /* struct block: offset in the blob */
+    uint32_t struct_size;  /* struct block: bytes */
+    uint32_t strings_off;  /* strings block: offset in the blob */
+    uint32_t strings_size; /* strings block: bytes */
+    uint32_t rsvmap_off;   /* memory reservation block: offset */
+    uint32_t nr_rsv;       /* entries before the (0, 0) terminator */
+    uint32_t version;      /* header version (16 or 17) */
 };
 
 /* One property of a node. */
 struct fdt_prop {
-    const char *name;         /* NUL-terminated, inside the strings block */
-    const void *data;         /* the value: len bytes inside the struct block */
-    uint32_t len;             /* bytes of value; 0 for an empty property */
+    const char *name; /* NUL-terminated, inside the strings block */
+    const void *data; /* the value: len bytes inside the struct block */
+    uint32_t len;     /* bytes of value; 0 for an empty property */
 };
 
 /*
@@ -52,17 +52,19 @@ struct fdt_prop {
  * terminated, properties in bounds, nesting balanced and at most
  * FDT_MAX_DEPTH deep, at most FDT_MAX_TOKENS tokens).
  */
-int fdt_open(struct fdt *fdt, const void *blob, size_t max_size, const char **why);
+int fdt_open(struct fdt *fdt, const void *blob, size_t max_size,
+             const char **why);
 
 /* Entry i of the /memreserve/ block: 0, or -ENOENT when i >= nr_rsv. */
-int fdt_rsv_entry(const struct fdt *fdt, unsigned int i, paddr_t *base, uint64_t *size);
+int fdt_rsv_entry(const struct fdt *fdt, unsigned int i, paddr_t *base,
+                  uint64_t *size);
 
-/* --- walking nodes ---------------------------------------------------------- */
+/* --- walking nodes -------------------------------------------------------- */
 
-int fdt_root(const struct fdt *fdt);                 /* the root node */
-int fdt_first_child(const struct fdt *fdt, int node); /* or -ENOENT */
+int fdt_root(const struct fdt *fdt);                   /* the root node */
+int fdt_first_child(const struct fdt *fdt, int node);  /* or -ENOENT */
 int fdt_next_sibling(const struct fdt *fdt, int node); /* or -ENOENT */
-int fdt_parent(const struct fdt *fdt, int node);      /* or -ENOENT for the root */
+int fdt_parent(const struct fdt *fdt, int node); /* or -ENOENT for the root */
 
 /*
  * The node after `node` in document order (children before siblings), or
@@ -72,7 +74,8 @@ int fdt_parent(const struct fdt *fdt, int node);      /* or -ENOENT for the root
  */
 int fdt_next_node(const struct fdt *fdt, int node, int *depth);
 
-/* The node's name with its unit address, e.g. "memory@80000000"; "" for the root. */
+/* The node's name with its unit address, e.g. "memory@80000000"; "" for the
+ * root. */
 const char *fdt_node_name(const struct fdt *fdt, int node);
 
 /*
@@ -82,32 +85,37 @@ const char *fdt_node_name(const struct fdt *fdt, int node);
  */
 int fdt_find_path(const struct fdt *fdt, const char *path);
 
-/* The first node after `from` (-1: from the root on) whose compatible list holds `compat`. */
+/* The first node after `from` (-1: from the root on) whose compatible list
+ * holds `compat`. */
 int fdt_find_compatible(const struct fdt *fdt, int from, const char *compat);
 
 /* The node whose "phandle" property is `phandle`, or -ENOENT. */
 int fdt_find_phandle(const struct fdt *fdt, uint32_t phandle);
 
-/* --- reading properties ----------------------------------------------------- */
+/* --- reading properties --------------------------------------------------- */
 
 /* Property walk: prop offsets, like node offsets, are >= 0 or -ENOENT. */
 int fdt_first_prop(const struct fdt *fdt, int node, struct fdt_prop *p);
 int fdt_next_prop(const struct fdt *fdt, int prop, struct fdt_prop *p);
 
 /* The value of node's property `name` and its length, or NULL when absent. */
-const void *fdt_prop(const struct fdt *fdt, int node, const char *name, uint32_t *len);
+const void *fdt_prop(const struct fdt *fdt, int node, const char *name,
+                     uint32_t *len);
 
 /* The property as a string, or NULL when absent or not NUL-terminated. */
 const char *fdt_prop_string(const struct fdt *fdt, int node, const char *name);
 
 /* True when the property is a string list (e.g. compatible) holding `s`. */
-bool fdt_prop_has_string(const struct fdt *fdt, int node, const char *name, const char *s);
+bool fdt_prop_has_string(const struct fdt *fdt, int node, const char *name,
+                         const char *s);
 
 /* One 32-bit cell: 0, -ENOENT when absent, -EBADMSG when not 4 bytes long. */
-int fdt_prop_u32(const struct fdt *fdt, int node, const char *name, uint32_t *out);
+int fdt_prop_u32(const struct fdt *fdt, int node, const char *name,
+                 uint32_t *out);
 
 /* A 32- or 64-bit number (4 or 8 bytes): 0, -ENOENT, or -EBADMSG. */
-int fdt_prop_u64(const struct fdt *fdt, int node, const char *name, uint64_t *out);
+int fdt_prop_u64(const struct fdt *fdt, int node, const char *name,
+                 uint64_t *out);
 
 /* Big-endian reads. fdt_read_cells() joins n cells (n <= 2) into one number. */
 uint32_t fdt_read_be32(const void *p);

@@ -34,13 +34,15 @@ static void walk_everything(const struct fdt *fdt)
         const char *why;
 
         (void)fdt_node_name(fdt, n);
-        for (int q = fdt_first_prop(fdt, n, &p); q >= 0; q = fdt_next_prop(fdt, q, &p))
+        for (int q = fdt_first_prop(fdt, n, &p); q >= 0;
+             q = fdt_next_prop(fdt, q, &p))
             (void)fdt_prop_has_string(fdt, n, p.name, "okay");
         (void)fdt_prop_string(fdt, n, "compatible");
         (void)fdt_prop_u32(fdt, n, "phandle", &v);
         (void)fdt_next_sibling(fdt, n);
         (void)fdt_first_child(fdt, n);
-        if (visited < 64) { /* fdt_parent and fdt_reg walk from the root: keep it fast */
+        if (visited <
+            64) { /* fdt_parent and fdt_reg walk from the root: keep it fast */
             (void)fdt_parent(fdt, n);
             (void)fdt_reg(fdt, n, 0, &base, &size, &why);
         }
@@ -49,7 +51,8 @@ static void walk_everything(const struct fdt *fdt)
     (void)fdt_find_path(fdt, "/soc/serial");
     (void)fdt_find_compatible(fdt, -1, "ns16550a");
     (void)fdt_find_phandle(fdt, 1);
-    for (unsigned int i = 0; fdt_rsv_entry(fdt, i, &base, &size) == 0 && i < 64; i++)
+    for (unsigned int i = 0; fdt_rsv_entry(fdt, i, &base, &size) == 0 && i < 64;
+         i++)
         ;
 }
 
@@ -57,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct machine m;   /* 3 KiB: keep it off the fuzzer's stack */
+    static struct machine m; /* 3 KiB: keep it off the fuzzer's stack */
     uint8_t *copy = malloc(size ? size : 1);
     const char *why = NULL;
     struct fdt fdt;

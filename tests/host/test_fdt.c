@@ -31,20 +31,21 @@
 #define MiB (1024ull * 1024)
 #define GiB (1024 * MiB)
 
-/* --- fixtures from BUILD/dtb --------------------------------------------------- */
+/* --- fixtures from BUILD/dtb ---------------------------------------------- */
 
 /* A blob read from a file, in a heap buffer of exactly its size. */
 struct blob {
-    uint8_t *data;  /* the bytes (malloc) */
-    size_t size;    /* how many */
+    uint8_t *data; /* the bytes (malloc) */
+    size_t size;   /* how many */
 };
 
-/* Load BUILD/dtb/<name>.dtb, or end the test with a message saying how to build it. */
+/* Load BUILD/dtb/<name>.dtb, or end the test with a message saying how to build
+ * it. */
 static struct blob load_dtb(const char *name)
 {
     char exe[4096], path[4200];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    struct blob b = { NULL, 0 };
+    struct blob b = {NULL, 0};
     FILE *f;
 
     REQUIRE(n > 0, "cannot read /proc/self/exe");
@@ -53,13 +54,16 @@ static struct blob load_dtb(const char *name)
     *strrchr(exe, '/') = '\0'; /* -> BUILD */
     snprintf(path, sizeof(path), "%s/dtb/%s.dtb", exe, name);
     f = fopen(path, "rb");
-    REQUIRE(f, "missing %s: build the fixtures first with `ninja -C %s host` "
-               "(it compiles tests/dts/NAME.dts into %s/dtb/)", path, exe, exe);
+    REQUIRE(f,
+            "missing %s: build the fixtures first with `ninja -C %s host` "
+            "(it compiles tests/dts/NAME.dts into %s/dtb/)",
+            path, exe, exe);
     fseek(f, 0, SEEK_END);
     b.size = (size_t)ftell(f);
     rewind(f);
     b.data = malloc(b.size);
-    REQUIRE(b.data && fread(b.data, 1, b.size, f) == b.size, "cannot read %s", path);
+    REQUIRE(b.data && fread(b.data, 1, b.size, f) == b.size, "cannot read %s",
+            path);
     fclose(f);
     return b;
 }
@@ -76,8 +80,8 @@ static void parse_fixture(const char *name, struct machine *m)
 }
 
 /* Expect bank i to be [base, base + size) on node. */
-static void expect_bank(const struct machine *m, unsigned int i, paddr_t base, uint64_t size,
-                        unsigned int node)
+static void expect_bank(const struct machine *m, unsigned int i, paddr_t base,
+                        uint64_t size, unsigned int node)
 {
     REQUIRE(i < m->nr_banks, "bank %u missing (%u banks)", i, m->nr_banks);
     EXPECT_EQ(m->banks[i].base, base);
@@ -85,31 +89,37 @@ static void expect_bank(const struct machine *m, unsigned int i, paddr_t base, u
     EXPECT_EQ(m->banks[i].node, node);
 }
 
-static void expect_reserved(const struct machine *m, unsigned int i, paddr_t base, uint64_t size,
-                            enum reserve_kind kind, const char *name)
+static void expect_reserved(const struct machine *m, unsigned int i,
+                            paddr_t base, uint64_t size, enum reserve_kind kind,
+                            const char *name)
 {
-    REQUIRE(i < m->nr_reserved, "reservation %u missing (%u)", i, m->nr_reserved);
+    REQUIRE(i < m->nr_reserved, "reservation %u missing (%u)", i,
+            m->nr_reserved);
     EXPECT_EQ(m->reserved[i].base, base);
     EXPECT_EQ(m->reserved[i].size, size);
     EXPECT_EQ(m->reserved[i].kind, kind);
-    EXPECT(strcmp(m->reserved[i].name, name) == 0, "reservation %u is named '%s', want '%s'", i,
-           m->reserved[i].name, name);
+    EXPECT(strcmp(m->reserved[i].name, name) == 0,
+           "reservation %u is named '%s', want '%s'", i, m->reserved[i].name,
+           name);
 }
 
-static void expect_hart(const struct machine *m, unsigned int i, uint32_t id, unsigned int node)
+static void expect_hart(const struct machine *m, unsigned int i, uint32_t id,
+                        unsigned int node)
 {
     REQUIRE(i < m->nr_harts, "hart %u missing (%u harts)", i, m->nr_harts);
     EXPECT_EQ(m->hart_ids[i], id);
     EXPECT_EQ(m->hart_node[i], node);
 }
 
-/* Expect every pair of distinct nodes below nr to be `remote` apart, and 10 from themselves. */
-static void expect_uniform_distance(const struct machine *m, unsigned int nr, unsigned int remote)
+/* Expect every pair of distinct nodes below nr to be `remote` apart, and 10
+ * from themselves. */
+static void expect_uniform_distance(const struct machine *m, unsigned int nr,
+                                    unsigned int remote)
 {
     for (unsigned int a = 0; a < nr; a++)
         for (unsigned int b = 0; b < nr; b++)
-            EXPECT(m->distance[a][b] == (a == b ? 10 : remote), "distance[%u][%u] = %u", a, b,
-                   m->distance[a][b]);
+            EXPECT(m->distance[a][b] == (a == b ? 10 : remote),
+                   "distance[%u][%u] = %u", a, b, m->distance[a][b]);
 }
 
 /*
@@ -131,7 +141,8 @@ TEST(qemu_1node)
     EXPECT_EQ(m.uart_base, 0x10000000);
     EXPECT_EQ(m.uart_reg_shift, 0);
     EXPECT_EQ(m.poweroff_base, 0x100000);
-    EXPECT(strcmp(m.stdout_path, "/soc/serial@10000000") == 0, "stdout_path '%s'", m.stdout_path);
+    EXPECT(strcmp(m.stdout_path, "/soc/serial@10000000") == 0,
+           "stdout_path '%s'", m.stdout_path);
     EXPECT(m.bootargs[0] == '\0', "bootargs '%s'", m.bootargs);
     EXPECT_EQ(m.nr_reserved, 0);
     EXPECT_EQ(m.initrd_start, 0);
@@ -188,7 +199,7 @@ TEST(qemu_2node)
 TEST(qemu_4node)
 {
     static const uint8_t want[4][4] = {
-        { 10, 20, 30, 40 }, { 20, 10, 20, 30 }, { 30, 20, 10, 20 }, { 40, 30, 20, 10 } };
+        {10, 20, 30, 40}, {20, 10, 20, 30}, {30, 20, 10, 20}, {40, 30, 20, 10}};
     struct machine m;
 
     parse_fixture("qemu-4node", &m);
@@ -201,8 +212,9 @@ TEST(qemu_4node)
         expect_hart(&m, i, i, i / 2);
     for (unsigned int a = 0; a < 4; a++)
         for (unsigned int b = 0; b < 4; b++)
-            EXPECT(m.distance[a][b] == want[a][b], "distance[%u][%u] = %u, want %u", a, b,
-                   m.distance[a][b], want[a][b]);
+            EXPECT(m.distance[a][b] == want[a][b],
+                   "distance[%u][%u] = %u, want %u", a, b, m.distance[a][b],
+                   want[a][b]);
 }
 
 /*
@@ -244,14 +256,18 @@ TEST(opensbi_reserved_memory)
 
     parse_fixture("opensbi-resv", &m);
     EXPECT_EQ(m.nr_reserved, 4);
-    expect_reserved(&m, 0, 0x80000000, 0x40000, RESERVE_NODE, "mmode_resv1@80000000");
-    expect_reserved(&m, 1, 0x80040000, 0x20000, RESERVE_NODE, "mmode_resv0@80040000");
+    expect_reserved(&m, 0, 0x80000000, 0x40000, RESERVE_NODE,
+                    "mmode_resv1@80000000");
+    expect_reserved(&m, 1, 0x80040000, 0x20000, RESERVE_NODE,
+                    "mmode_resv0@80040000");
     expect_reserved(&m, 2, 0x84000000, 1 * MiB, RESERVE_INITRD, "");
     expect_reserved(&m, 3, 0x87f00000, 0x10000, RESERVE_MEMRESERVE, "");
     EXPECT_EQ(m.initrd_start, 0x84000000);
     EXPECT_EQ(m.initrd_end, 0x84100000);
-    EXPECT(strcmp(m.bootargs, "ktest=mm_* verbose") == 0, "bootargs '%s'", m.bootargs);
-    EXPECT(strcmp(m.stdout_path, "serial0:115200n8") == 0, "stdout_path '%s'", m.stdout_path);
+    EXPECT(strcmp(m.bootargs, "ktest=mm_* verbose") == 0, "bootargs '%s'",
+           m.bootargs);
+    EXPECT(strcmp(m.stdout_path, "serial0:115200n8") == 0, "stdout_path '%s'",
+           m.stdout_path);
     EXPECT_EQ(m.uart_base, 0x10000000);
     EXPECT_EQ(m.poweroff_base, 0x100000);
     EXPECT_EQ(m.nr_banks, 1);
@@ -337,7 +353,8 @@ TEST(ram_at_address_zero)
     expect_reserved(&m, 0, 0, 0x1000, RESERVE_MEMRESERVE, "");
     EXPECT_EQ(m.uart_base, 0x30000);
     EXPECT_EQ(m.poweroff_base, 0x40000);
-    EXPECT(strcmp(m.stdout_path, "/soc/virtcon@20000") == 0, "stdout_path '%s'", m.stdout_path);
+    EXPECT(strcmp(m.stdout_path, "/soc/virtcon@20000") == 0, "stdout_path '%s'",
+           m.stdout_path);
 }
 
 /*
@@ -360,9 +377,12 @@ TEST(fdt_walkers)
     root = fdt_root(&fdt);
     cpus = fdt_find_path(&fdt, "/cpus");
     cpu0 = fdt_find_path(&fdt, "/cpus/cpu@0");
-    EXPECT(root >= 0 && cpus > root && cpu0 > cpus, "root %d cpus %d cpu0 %d", root, cpus, cpu0);
-    EXPECT(strcmp(fdt_node_name(&fdt, root), "") == 0, "root is named '%s'", fdt_node_name(&fdt, root));
-    EXPECT(strcmp(fdt_node_name(&fdt, cpu0), "cpu@0") == 0, "'%s'", fdt_node_name(&fdt, cpu0));
+    EXPECT(root >= 0 && cpus > root && cpu0 > cpus, "root %d cpus %d cpu0 %d",
+           root, cpus, cpu0);
+    EXPECT(strcmp(fdt_node_name(&fdt, root), "") == 0, "root is named '%s'",
+           fdt_node_name(&fdt, root));
+    EXPECT(strcmp(fdt_node_name(&fdt, cpu0), "cpu@0") == 0, "'%s'",
+           fdt_node_name(&fdt, cpu0));
     EXPECT_EQ(fdt_find_path(&fdt, "/cpus/cpu"), cpu0);
     EXPECT_EQ(fdt_find_path(&fdt, "//cpus//cpu@0/"), cpu0);
     EXPECT_EQ(fdt_find_path(&fdt, "/"), root);
@@ -375,10 +395,14 @@ TEST(fdt_walkers)
     EXPECT_EQ(fdt_find_phandle(&fdt, 1), cpu0);
     EXPECT_EQ(fdt_find_phandle(&fdt, 0), -ENOENT);
     EXPECT_EQ(fdt_find_phandle(&fdt, 77), -ENOENT);
-    EXPECT_EQ(fdt_find_compatible(&fdt, -1, "sifive,test0"), fdt_find_path(&fdt, "/soc/test@100000"));
-    EXPECT_EQ(fdt_find_compatible(&fdt, fdt_find_path(&fdt, "/soc/test"), "sifive,test0"), -ENOENT);
+    EXPECT_EQ(fdt_find_compatible(&fdt, -1, "sifive,test0"),
+              fdt_find_path(&fdt, "/soc/test@100000"));
+    EXPECT_EQ(fdt_find_compatible(&fdt, fdt_find_path(&fdt, "/soc/test"),
+                                  "sifive,test0"),
+              -ENOENT);
 
-    for (n = fdt_next_node(&fdt, -1, &depth); n >= 0; n = fdt_next_node(&fdt, n, &depth)) {
+    for (n = fdt_next_node(&fdt, -1, &depth); n >= 0;
+         n = fdt_next_node(&fdt, n, &depth)) {
         count++;
         if (n == cpu0)
             cpu_depth = depth;
@@ -388,13 +412,21 @@ TEST(fdt_walkers)
 
     chosen = fdt_find_path(&fdt, "/chosen");
     count = 0;
-    for (n = fdt_first_prop(&fdt, chosen, &p); n >= 0; n = fdt_next_prop(&fdt, n, &p))
+    for (n = fdt_first_prop(&fdt, chosen, &p); n >= 0;
+         n = fdt_next_prop(&fdt, n, &p))
         count++;
     EXPECT_EQ(count, 4);
-    EXPECT(fdt_first_prop(&fdt, chosen, &p) >= 0 && strcmp(p.name, "bootargs") == 0, "first prop");
-    EXPECT_EQ(fdt_first_prop(&fdt, fdt_find_path(&fdt, "/reserved-memory/dynamic-pool"), &p) >= 0, 1);
+    EXPECT(fdt_first_prop(&fdt, chosen, &p) >= 0 &&
+               strcmp(p.name, "bootargs") == 0,
+           "first prop");
+    EXPECT_EQ(fdt_first_prop(
+                  &fdt, fdt_find_path(&fdt, "/reserved-memory/dynamic-pool"),
+                  &p) >= 0,
+              1);
 
-    EXPECT_EQ(fdt_reg(&fdt, fdt_find_path(&fdt, "/reserved-memory/mmode_resv0"), 0, &base, &size, &why), 0);
+    EXPECT_EQ(fdt_reg(&fdt, fdt_find_path(&fdt, "/reserved-memory/mmode_resv0"),
+                      0, &base, &size, &why),
+              0);
     EXPECT_EQ(base, 0x80040000);
     EXPECT_EQ(size, 0x20000);
     EXPECT_EQ(fdt_reg(&fdt, cpu0, 1, &base, &size, &why), -ENOENT);
@@ -405,18 +437,22 @@ TEST(fdt_walkers)
     EXPECT_EQ(fdt_rsv_entry(&fdt, 1, &base, &size), 0);
     EXPECT_EQ(size, 0);
     EXPECT_EQ(fdt_rsv_entry(&fdt, 2, &base, &size), -ENOENT);
-    EXPECT(fdt_prop_has_string(&fdt, fdt_find_path(&fdt, "/soc/test"), "compatible", "syscon"), "syscon");
-    EXPECT(!fdt_prop_has_string(&fdt, fdt_find_path(&fdt, "/soc/test"), "compatible", "sifive"), "prefix");
+    EXPECT(fdt_prop_has_string(&fdt, fdt_find_path(&fdt, "/soc/test"),
+                               "compatible", "syscon"),
+           "syscon");
+    EXPECT(!fdt_prop_has_string(&fdt, fdt_find_path(&fdt, "/soc/test"),
+                                "compatible", "sifive"),
+           "prefix");
     free(b.data);
 }
 
-/* --- a tiny blob builder ------------------------------------------------------- */
+/* --- a tiny blob builder -------------------------------------------------- */
 
 #define FDT_BEGIN_NODE 1
-#define FDT_END_NODE   2
-#define FDT_PROP       3
-#define FDT_NOP        4
-#define FDT_END        9
+#define FDT_END_NODE 2
+#define FDT_PROP 3
+#define FDT_NOP 4
+#define FDT_END 9
 
 /*
  * A blob under construction. Layout of the finished blob (the spec lets
@@ -426,20 +462,29 @@ TEST(fdt_walkers)
  *   [0, 40) header | struct block | strings block | pad to 8 | memreserve
  */
 struct dtb {
-    uint8_t st[320 * 1024];  /* struct block being written */
-    uint32_t st_len;         /* bytes of it so far */
-    char strs[4096];         /* strings block being written */
-    uint32_t strs_len;       /* bytes of it so far */
-    uint64_t rsv[40][2];     /* /memreserve/ entries (base, size) */
-    unsigned int nr_rsv;     /* how many */
-    uint8_t *blob;           /* the finished blob (malloc, exactly `size` bytes) */
-    uint32_t size;           /* its totalsize */
-    uint32_t strings_off;    /* where the strings block starts in blob */
+    uint8_t st[320 * 1024]; /* struct block being written */
+    uint32_t st_len;        /* bytes of it so far */
+    char strs[4096];        /* strings block being written */
+    uint32_t strs_len;      /* bytes of it so far */
+    uint64_t rsv[40][2];    /* /memreserve/ entries (base, size) */
+    unsigned int nr_rsv;    /* how many */
+    uint8_t *blob;        /* the finished blob (malloc, exactly `size` bytes) */
+    uint32_t size;        /* its totalsize */
+    uint32_t strings_off; /* where the strings block starts in blob */
 };
 
 /* Header fields a test may patch. */
-enum { H_MAGIC = 0, H_TOTALSIZE = 4, H_OFF_STRUCT = 8, H_OFF_STRINGS = 12, H_OFF_RSVMAP = 16,
-       H_VERSION = 20, H_LAST_COMP = 24, H_SIZE_STRINGS = 32, H_SIZE_STRUCT = 36 };
+enum {
+    H_MAGIC = 0,
+    H_TOTALSIZE = 4,
+    H_OFF_STRUCT = 8,
+    H_OFF_STRINGS = 12,
+    H_OFF_RSVMAP = 16,
+    H_VERSION = 20,
+    H_LAST_COMP = 24,
+    H_SIZE_STRINGS = 32,
+    H_SIZE_STRUCT = 36
+};
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -493,7 +538,8 @@ static uint32_t b_string(struct dtb *b, const char *s)
     for (uint32_t off = 0; off < b->strs_len; off += strlen(b->strs + off) + 1)
         if (strcmp(b->strs + off, s) == 0)
             return off;
-    REQUIRE(b->strs_len + strlen(s) + 1 <= sizeof(b->strs), "builder: strings full");
+    REQUIRE(b->strs_len + strlen(s) + 1 <= sizeof(b->strs),
+            "builder: strings full");
     strcpy(b->strs + b->strs_len, s);
     b->strs_len += strlen(s) + 1;
     return b->strs_len - strlen(s) - 1;
@@ -514,7 +560,8 @@ static void b_end(struct dtb *b)
 }
 
 /* PROP name = data[len]; returns the token's struct-block offset. */
-static uint32_t b_prop(struct dtb *b, const char *name, const void *data, uint32_t len)
+static uint32_t b_prop(struct dtb *b, const char *name, const void *data,
+                       uint32_t len)
 {
     uint32_t off = b_word(b, FDT_PROP);
 
@@ -543,7 +590,8 @@ static uint32_t b_str(struct dtb *b, const char *name, const char *s)
     return b_prop(b, name, s, strlen(s) + 1);
 }
 
-/* Lay the blocks out into b->blob. with_end: write the closing FDT_END token. */
+/* Lay the blocks out into b->blob. with_end: write the closing FDT_END token.
+ */
 static void dtb_finish(struct dtb *b, bool with_end)
 {
     uint32_t struct_off = 40, rsv_off;
@@ -591,7 +639,8 @@ static void b_root(struct dtb *b)
     b_cells(b, "#size-cells", 1, 2);
 }
 
-static void b_memory(struct dtb *b, uint64_t base, uint64_t size, unsigned int node)
+static void b_memory(struct dtb *b, uint64_t base, uint64_t size,
+                     unsigned int node)
 {
     char name[40];
 
@@ -637,7 +686,8 @@ static struct dtb *minimal_machine(void)
 }
 
 /* Parse a copy of blob[0 .. size) in a heap buffer of exactly that size. */
-static int parse_exact(const uint8_t *blob, size_t size, struct machine *m, const char **why)
+static int parse_exact(const uint8_t *blob, size_t size, struct machine *m,
+                       const char **why)
 {
     uint8_t *copy = malloc(size ? size : 1);
     int err;
@@ -649,16 +699,18 @@ static int parse_exact(const uint8_t *blob, size_t size, struct machine *m, cons
     return err;
 }
 
-/* Expect the finished blob to be refused with `err` and a why containing `part`. */
+/* Expect the finished blob to be refused with `err` and a why containing
+ * `part`. */
 static void expect_rejected(struct dtb *b, int err, const char *part)
 {
     struct machine m;
     const char *why;
     int got = parse_exact(b->blob, b->size, &m, &why);
 
-    EXPECT(got == err, "got %d (%s), want %d (%s); why: %s", got, errno_name(got), err,
-           errno_name(err), why);
-    EXPECT(why && strstr(why, part), "why '%s' does not mention '%s'", why, part);
+    EXPECT(got == err, "got %d (%s), want %d (%s); why: %s", got,
+           errno_name(got), err, errno_name(err), why);
+    EXPECT(why && strstr(why, part), "why '%s' does not mention '%s'", why,
+           part);
     if (why)
         DIAG("refused as expected: %s", why);
 }
@@ -672,7 +724,7 @@ static void expect_accepted(struct dtb *b)
     EXPECT(got == 0, "refused: %s: %s", errno_name(got), why);
 }
 
-/* --- malformed blobs: the container ------------------------------------------------- */
+/* --- malformed blobs: the container --------------------------------------- */
 
 /*
  * The builder's minimal machine is accepted (so each test below that
@@ -710,14 +762,15 @@ TEST(truncated_at_every_length)
         int err = parse_exact(full.data, len, &m, &why);
 
         EXPECT(err == -EBADMSG, "length %zu: got %d", len, err);
-        EXPECT(why && strstr(why, len < 40 ? "too short" : "totalsize"), "length %zu: why '%s'",
-               len, why);
+        EXPECT(why && strstr(why, len < 40 ? "too short" : "totalsize"),
+               "length %zu: why '%s'", len, why);
     }
     EXPECT_EQ(parse_exact(full.data, full.size, &m, &why), 0);
     free(full.data);
 }
 
-/* Bad magic, too old a version, too new a last-compatible version. Expect each named. */
+/* Bad magic, too old a version, too new a last-compatible version. Expect each
+ * named. */
 TEST(bad_header_fields)
 {
     struct dtb *b = minimal_machine();
@@ -780,7 +833,8 @@ TEST(block_offsets_out_of_bounds)
     dtb_free(b);
 }
 
-/* The /memreserve/ block's (0, 0) terminator replaced by data. Expect "no (0, 0) terminator". */
+/* The /memreserve/ block's (0, 0) terminator replaced by data. Expect "no (0,
+ * 0) terminator". */
 TEST(memreserve_without_terminator)
 {
     struct dtb *b = minimal_machine();
@@ -830,7 +884,8 @@ TEST(property_name_out_of_range)
     set_struct_word(b, prop + 8, b->strs_len);
     expect_rejected(b, -EBADMSG, "outside the strings block");
     set_struct_word(b, prop + 8, b_string(b, "model"));
-    set_header(b, H_SIZE_STRINGS, b->strs_len - 1); /* "model" is the last string */
+    set_header(b, H_SIZE_STRINGS,
+               b->strs_len - 1); /* "model" is the last string */
     expect_rejected(b, -EBADMSG, "not NUL-terminated");
     dtb_free(b);
 }
@@ -861,10 +916,12 @@ TEST(property_length_overflow)
  */
 TEST(depth_bomb)
 {
-    for (unsigned int levels = FDT_MAX_DEPTH; levels <= FDT_MAX_DEPTH + 1; levels++) {
+    for (unsigned int levels = FDT_MAX_DEPTH; levels <= FDT_MAX_DEPTH + 1;
+         levels++) {
         struct dtb *b = minimal_machine();
 
-        /* minimal_machine left the root open: nest levels - 1 more nodes in it. */
+        /* minimal_machine left the root open: nest levels - 1 more nodes in it.
+         */
         for (unsigned int i = 1; i < levels; i++)
             b_begin(b, "deeper");
         for (unsigned int i = 0; i < levels; i++)
@@ -953,7 +1010,7 @@ TEST(broken_token_streams)
     dtb_free(b);
 }
 
-/* --- malformed machines: the contents ----------------------------------------------- */
+/* --- malformed machines: the contents ------------------------------------- */
 
 /*
  * Cell counts Numbat cannot use: #address-cells 0xffffffff or 3, #size-cells
@@ -962,11 +1019,14 @@ TEST(broken_token_streams)
  */
 TEST(absurd_cell_counts)
 {
-    static const struct { uint32_t ac, sc; const char *part; } cases[] = {
-        { 0xffffffffu, 2, "#address-cells 4294967295" },
-        { 3, 2, "#address-cells 3" },
-        { 2, 3, "#size-cells 3" },
-        { 0, 2, "#address-cells 0" },
+    static const struct {
+        uint32_t ac, sc;
+        const char *part;
+    } cases[] = {
+        {0xffffffffu, 2, "#address-cells 4294967295"},
+        {3, 2, "#address-cells 3"},
+        {2, 3, "#size-cells 3"},
+        {0, 2, "#address-cells 0"},
     };
 
     for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -996,7 +1056,8 @@ TEST(absurd_cell_counts)
     }
 }
 
-/* A memory reg of 3 cells under 2 + 2 cells. Expect "memory@80000000: reg is 12 bytes". */
+/* A memory reg of 3 cells under 2 + 2 cells. Expect "memory@80000000: reg is 12
+ * bytes". */
 TEST(reg_not_a_multiple_of_cells)
 {
     struct dtb *b = dtb_new();
@@ -1009,7 +1070,8 @@ TEST(reg_not_a_multiple_of_cells)
     b_cpus(b, 1);
     b_end(b);
     dtb_finish(b, true);
-    expect_rejected(b, -EBADMSG, "memory@80000000: reg is 12 bytes, not a multiple of 16");
+    expect_rejected(b, -EBADMSG,
+                    "memory@80000000: reg is 12 bytes, not a multiple of 16");
     dtb_free(b);
 }
 
@@ -1027,7 +1089,9 @@ TEST(ids_out_of_range)
     b_cpus(b, 1);
     b_end(b);
     dtb_finish(b, true);
-    expect_rejected(b, -ERANGE, "memory@80000000: numa-node-id 8 is not below MAX_NUMNODES");
+    expect_rejected(
+        b, -ERANGE,
+        "memory@80000000: numa-node-id 8 is not below MAX_NUMNODES");
     dtb_free(b);
 
     b = dtb_new();
@@ -1081,7 +1145,8 @@ TEST(ids_out_of_range)
  */
 TEST(too_many_banks_and_reservations)
 {
-    for (unsigned int nr = MACHINE_MAX_BANKS; nr <= MACHINE_MAX_BANKS + 1; nr++) {
+    for (unsigned int nr = MACHINE_MAX_BANKS; nr <= MACHINE_MAX_BANKS + 1;
+         nr++) {
         struct dtb *b = dtb_new();
 
         b_root(b);
@@ -1096,7 +1161,8 @@ TEST(too_many_banks_and_reservations)
             expect_rejected(b, -E2BIG, "more than 32 memory banks");
         dtb_free(b);
     }
-    for (unsigned int nr = MACHINE_MAX_RESERVED; nr <= MACHINE_MAX_RESERVED + 1; nr++) {
+    for (unsigned int nr = MACHINE_MAX_RESERVED; nr <= MACHINE_MAX_RESERVED + 1;
+         nr++) {
         struct dtb *b = minimal_machine();
 
         b_end(b);
@@ -1167,8 +1233,14 @@ static void long_bootargs(struct dtb *b)
     s[300] = '\0';
     b_str(b, "bootargs", s);
 }
-static void unterminated_bootargs(struct dtb *b) { b_prop(b, "bootargs", "abc", 3); }
-static void only_initrd_start(struct dtb *b) { b_cells(b, "linux,initrd-start", 1, 0x84000000); }
+static void unterminated_bootargs(struct dtb *b)
+{
+    b_prop(b, "bootargs", "abc", 3);
+}
+static void only_initrd_start(struct dtb *b)
+{
+    b_cells(b, "linux,initrd-start", 1, 0x84000000);
+}
 static void initrd_backwards(struct dtb *b)
 {
     b_cells(b, "linux,initrd-start", 2, 0, 0x84100000);
@@ -1187,12 +1259,19 @@ static void initrd_three_bytes(struct dtb *b)
  */
 TEST(bad_chosen)
 {
-    static const struct { void (*add)(struct dtb *); int err; const char *part; } cases[] = {
-        { long_bootargs, -E2BIG, "bootargs is 300 bytes; Numbat keeps at most 255" },
-        { unterminated_bootargs, -EBADMSG, "bootargs is not a NUL-terminated string" },
-        { only_initrd_start, -EBADMSG, "only one of linux,initrd-start" },
-        { initrd_backwards, -EBADMSG, "initrd end 0x84000000 is below its start 0x84100000" },
-        { initrd_three_bytes, -EBADMSG, "4 or 8 bytes" },
+    static const struct {
+        void (*add)(struct dtb *);
+        int err;
+        const char *part;
+    } cases[] = {
+        {long_bootargs, -E2BIG,
+         "bootargs is 300 bytes; Numbat keeps at most 255"},
+        {unterminated_bootargs, -EBADMSG,
+         "bootargs is not a NUL-terminated string"},
+        {only_initrd_start, -EBADMSG, "only one of linux,initrd-start"},
+        {initrd_backwards, -EBADMSG,
+         "initrd end 0x84000000 is below its start 0x84100000"},
+        {initrd_three_bytes, -EBADMSG, "4 or 8 bytes"},
     };
 
     for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1234,26 +1313,26 @@ TEST(bad_distance_map)
     struct machine m;
     const char *why;
 
-    b = machine_with_distances(3, (const uint32_t[]){ 0, 8, 20 });
+    b = machine_with_distances(3, (const uint32_t[]){0, 8, 20});
     expect_rejected(b, -ERANGE, "node 0 or 8 is not below MAX_NUMNODES");
     dtb_free(b);
-    b = machine_with_distances(3, (const uint32_t[]){ 0, 1, 5 });
+    b = machine_with_distances(3, (const uint32_t[]){0, 1, 5});
     expect_rejected(b, -EBADMSG, "0 -> 1 = 5");
     dtb_free(b);
-    b = machine_with_distances(3, (const uint32_t[]){ 0, 1, 300 });
+    b = machine_with_distances(3, (const uint32_t[]){0, 1, 300});
     expect_rejected(b, -EBADMSG, "0 -> 1 = 300");
     dtb_free(b);
-    b = machine_with_distances(3, (const uint32_t[]){ 0, 1, 10 });
+    b = machine_with_distances(3, (const uint32_t[]){0, 1, 10});
     expect_rejected(b, -EBADMSG, "0 -> 1 = 10");
     dtb_free(b);
-    b = machine_with_distances(3, (const uint32_t[]){ 1, 1, 12 });
+    b = machine_with_distances(3, (const uint32_t[]){1, 1, 12});
     expect_rejected(b, -EBADMSG, "1 -> 1 = 12");
     dtb_free(b);
-    b = machine_with_distances(2, (const uint32_t[]){ 0, 1 });
+    b = machine_with_distances(2, (const uint32_t[]){0, 1});
     expect_rejected(b, -EBADMSG, "not (from, to, distance) triplets");
     dtb_free(b);
 
-    b = machine_with_distances(6, (const uint32_t[]){ 0, 1, 15, 1, 0, 25 });
+    b = machine_with_distances(6, (const uint32_t[]){0, 1, 15, 1, 0, 25});
     REQUIRE(parse_exact(b->blob, b->size, &m, &why) == 0, "%s", why);
     EXPECT_EQ(m.distance[0][1], 15);
     EXPECT_EQ(m.distance[1][0], 25);
@@ -1328,51 +1407,70 @@ TEST(add_reserved_sorted_and_bounded)
     static struct machine m;
 
     memset(&m, 0, sizeof(m));
-    EXPECT_EQ(machine_add_reserved(&m, 0x90000000, 0x1000, RESERVE_KERNEL, NULL), 0);
-    EXPECT_EQ(machine_add_reserved(&m, 0x80000000, 0x1000, RESERVE_DTB, "a-very-long-name-that-does-not-fit-in-32"), 0);
+    EXPECT_EQ(
+        machine_add_reserved(&m, 0x90000000, 0x1000, RESERVE_KERNEL, NULL), 0);
+    EXPECT_EQ(machine_add_reserved(&m, 0x80000000, 0x1000, RESERVE_DTB,
+                                   "a-very-long-name-that-does-not-fit-in-32"),
+              0);
     EXPECT_EQ(machine_add_reserved(&m, 0x85000000, 0, RESERVE_DTB, NULL), 0);
-    EXPECT_EQ(machine_add_reserved(&m, ~0ull - 10, 0x1000, RESERVE_DTB, NULL), -EINVAL);
+    EXPECT_EQ(machine_add_reserved(&m, ~0ull - 10, 0x1000, RESERVE_DTB, NULL),
+              -EINVAL);
     EXPECT_EQ(m.nr_reserved, 2);
-    expect_reserved(&m, 0, 0x80000000, 0x1000, RESERVE_DTB, "a-very-long-name-that-does-not-");
+    expect_reserved(&m, 0, 0x80000000, 0x1000, RESERVE_DTB,
+                    "a-very-long-name-that-does-not-");
     expect_reserved(&m, 1, 0x90000000, 0x1000, RESERVE_KERNEL, "");
     while (m.nr_reserved < MACHINE_MAX_RESERVED)
         machine_add_reserved(&m, m.nr_reserved, 1, RESERVE_KERNEL, NULL);
     EXPECT_EQ(machine_add_reserved(&m, 0, 1, RESERVE_KERNEL, NULL), -ENOSPC);
     for (unsigned int i = 1; i < m.nr_reserved; i++)
-        EXPECT(m.reserved[i - 1].base <= m.reserved[i].base, "unsorted at %u", i);
-    EXPECT(strcmp(reserve_kind_name(RESERVE_NODE), "reserved-memory") == 0, "kind name");
-    EXPECT(strcmp(reserve_kind_name(RESERVE_INITRD), "initrd") == 0, "kind name");
-    EXPECT(strcmp(reserve_kind_name(RESERVE_MEMRESERVE), "memreserve") == 0, "kind name");
+        EXPECT(m.reserved[i - 1].base <= m.reserved[i].base, "unsorted at %u",
+               i);
+    EXPECT(strcmp(reserve_kind_name(RESERVE_NODE), "reserved-memory") == 0,
+           "kind name");
+    EXPECT(strcmp(reserve_kind_name(RESERVE_INITRD), "initrd") == 0,
+           "kind name");
+    EXPECT(strcmp(reserve_kind_name(RESERVE_MEMRESERVE), "memreserve") == 0,
+           "kind name");
 }
 
 /* errno_name(): each code's name, negative or positive; unknown codes "E?". */
 TEST(errno_names)
 {
-    EXPECT(strcmp(errno_name(-EBADMSG), "EBADMSG") == 0, "%s", errno_name(-EBADMSG));
-    EXPECT(strcmp(errno_name(-ENOMEM), "ENOMEM") == 0, "%s", errno_name(-ENOMEM));
+    EXPECT(strcmp(errno_name(-EBADMSG), "EBADMSG") == 0, "%s",
+           errno_name(-EBADMSG));
+    EXPECT(strcmp(errno_name(-ENOMEM), "ENOMEM") == 0, "%s",
+           errno_name(-ENOMEM));
     EXPECT(strcmp(errno_name(ENOSPC), "ENOSPC") == 0, "%s", errno_name(ENOSPC));
-    EXPECT(strcmp(errno_name(-EOVERFLOW), "EOVERFLOW") == 0, "%s", errno_name(-EOVERFLOW));
+    EXPECT(strcmp(errno_name(-EOVERFLOW), "EOVERFLOW") == 0, "%s",
+           errno_name(-EOVERFLOW));
     EXPECT(strcmp(errno_name(0), "E?") == 0, "%s", errno_name(0));
     EXPECT(strcmp(errno_name(-9999), "E?") == 0, "%s", errno_name(-9999));
     EXPECT(strcmp(errno_name(-2147483647 - 1), "E?") == 0, "INT_MIN");
 }
 
 /* The invariants machine_from_fdt() promises on success. */
-static void check_machine_invariants(const struct machine *m, uint64_t seed, unsigned int round)
+static void check_machine_invariants(const struct machine *m, uint64_t seed,
+                                     unsigned int round)
 {
-    EXPECT(m->nr_banks >= 1 && m->nr_banks <= MACHINE_MAX_BANKS, "seed %llu round %u",
-           (unsigned long long)seed, round);
-    EXPECT(m->nr_nodes >= 1 && m->nr_nodes <= MAX_NUMNODES, "nr_nodes %u", m->nr_nodes);
+    EXPECT(m->nr_banks >= 1 && m->nr_banks <= MACHINE_MAX_BANKS,
+           "seed %llu round %u", (unsigned long long)seed, round);
+    EXPECT(m->nr_nodes >= 1 && m->nr_nodes <= MAX_NUMNODES, "nr_nodes %u",
+           m->nr_nodes);
     for (unsigned int i = 0; i < m->nr_banks; i++) {
-        EXPECT(m->banks[i].size != 0 && m->banks[i].node < m->nr_nodes, "bank %u", i);
+        EXPECT(m->banks[i].size != 0 && m->banks[i].node < m->nr_nodes,
+               "bank %u", i);
         if (i)
-            EXPECT(m->banks[i - 1].base + m->banks[i - 1].size <= m->banks[i].base,
+            EXPECT(m->banks[i - 1].base + m->banks[i - 1].size <=
+                       m->banks[i].base,
                    "banks %u and %u overlap", i - 1, i);
     }
-    EXPECT(m->nr_harts >= 1 && m->nr_harts <= MAX_HARTS, "nr_harts %u", m->nr_harts);
+    EXPECT(m->nr_harts >= 1 && m->nr_harts <= MAX_HARTS, "nr_harts %u",
+           m->nr_harts);
     for (unsigned int i = 0; i < m->nr_harts; i++)
-        EXPECT(m->hart_ids[i] < MAX_HARTS && m->hart_node[i] < m->nr_nodes, "hart %u", i);
-    EXPECT(m->bootargs[sizeof(m->bootargs) - 1] == '\0', "bootargs unterminated");
+        EXPECT(m->hart_ids[i] < MAX_HARTS && m->hart_node[i] < m->nr_nodes,
+               "hart %u", i);
+    EXPECT(m->bootargs[sizeof(m->bootargs) - 1] == '\0',
+           "bootargs unterminated");
 }
 
 /*
@@ -1407,6 +1505,8 @@ TEST(random_damage)
         }
         free(copy);
     }
-    DIAG("%u of 3000 damaged blobs still parsed (changes in values that do not matter)", accepted);
+    DIAG("%u of 3000 damaged blobs still parsed (changes in values that do not "
+         "matter)",
+         accepted);
     free(good.data);
 }
