@@ -248,8 +248,10 @@ void free_heap_pages(mfn_t mfn, unsigned int order)
 /* The largest aligned block that starts at s and ends by e. */
 static unsigned int largest_block_order(mfn_t s, mfn_t e)
 {
-    unsigned int order = MIN((unsigned int)__builtin_ctzl(s), (unsigned int)MAX_ORDER);
+    unsigned int order;
 
+    ASSERT(s != 0 && s < e);    /* MFN 0 never gets here: see keep_mfn0_out() */
+    order = MIN((unsigned int)__builtin_ctzl(s), (unsigned int)MAX_ORDER);
     while (((mfn_t)1 << order) > e - s)
         order--;
     return order;
