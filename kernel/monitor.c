@@ -25,7 +25,7 @@
 struct command {
     const char *name; /* what the user types */
     const char *help; /* one line for `help` */
-    void (*run)(int argc, char **argv);
+    void (*run)(int argc, char **argv); /* does it; argv[0] is the name */
 };
 
 static void cmd_help(int argc, char **argv);
