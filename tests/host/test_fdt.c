@@ -239,6 +239,26 @@ TEST(qemu_memless_node)
 }
 
 /*
+ * qemu-opensbi-1node: the tree saved from guest memory after OpenSBI v1.1
+ * edited it. Expect OpenSBI's own range [0x80000000, +512 KiB) as
+ * reservation "mmode_resv0@80000000", and everything else as qemu-1node.
+ */
+TEST(qemu_after_opensbi)
+{
+    struct machine m;
+
+    parse_fixture("qemu-opensbi-1node", &m);
+    EXPECT_EQ(m.nr_reserved, 1);
+    expect_reserved(&m, 0, 0x80000000, 0x80000, RESERVE_NODE,
+                    "mmode_resv0@80000000");
+    EXPECT_EQ(m.nr_banks, 1);
+    expect_bank(&m, 0, 0x80000000, 128 * MiB, 0);
+    EXPECT_EQ(m.nr_harts, 1);
+    EXPECT_EQ(m.uart_base, 0x10000000);
+    EXPECT_EQ(m.poweroff_base, 0x100000);
+}
+
+/*
  * opensbi-resv: the tree as OpenSBI hands it on, with -initrd and -append.
  *
  *   [0x80000000, +0x40000)  reserved-memory mmode_resv1@80000000
