@@ -49,11 +49,17 @@ struct dt_reader {
     unsigned int top_node; /* highest node id seen in a bank or a hart */
 };
 
-/* Record a reason and return err (why may be NULL). */
-static int fail(struct dt_reader *r, int err, const char *reason)
+/* Fail with err, formatting a one-line reason into *r->why (if wanted). */
+static int __printf(3, 4)
+    fail(struct dt_reader *r, int err, const char *fmt, ...)
 {
-    if (r->why)
-        *r->why = reason;
+    va_list ap;
+
+    if (r->why) {
+        va_start(ap, fmt);
+        *r->why = fdt_vexplain(fmt, ap);
+        va_end(ap);
+    }
     return err;
 }
 
@@ -84,14 +90,11 @@ static int read_node_id(struct dt_reader *r, int node, unsigned int *id)
     const char *name = fdt_node_name(r->fdt, node);
 
     if (err == -EBADMSG)
-        return fail(
-            r, err,
-            fdt_explain("%s: numa-node-id is not one 32-bit cell", name));
+        return fail(r, err, "%s: numa-node-id is not one 32-bit cell", name);
     if (v >= MAX_NUMNODES)
-        return fail(
-            r, -ERANGE,
-            fdt_explain("%s: numa-node-id %u is not below MAX_NUMNODES (%u)",
-                        name, v, MAX_NUMNODES));
+        return fail(r, -ERANGE,
+                    "%s: numa-node-id %u is not below MAX_NUMNODES (%u)", name,
+                    v, MAX_NUMNODES);
     *id = v;
     r->top_node = MAX(r->top_node, v);
     return 0;
@@ -107,14 +110,13 @@ static int add_bank(struct dt_reader *r, int node, paddr_t base, uint64_t size,
 
     if (base + size < base)
         return fail(r, -ERANGE,
-                    fdt_explain("%s: bank [0x%lx, +0x%lx) wraps past the top "
-                                "of the address space",
-                                fdt_node_name(r->fdt, node),
-                                (unsigned long)base, (unsigned long)size));
+                    "%s: bank [0x%lx, +0x%lx) wraps past the top "
+                    "of the address space",
+                    fdt_node_name(r->fdt, node), (unsigned long)base,
+                    (unsigned long)size);
     if (m->nr_banks == MACHINE_MAX_BANKS)
-        return fail(r, -E2BIG,
-                    fdt_explain("more than %u memory banks (MACHINE_MAX_BANKS)",
-                                MACHINE_MAX_BANKS));
+        return fail(r, -E2BIG, "more than %u memory banks (MACHINE_MAX_BANKS)",
+                    MACHINE_MAX_BANKS);
     /* Insertion sort: shift larger bases up, keeping the table sorted by base.
      */
     for (i = m->nr_banks; i > 0 && m->banks[i - 1].base > base; i--)
@@ -165,12 +167,12 @@ static int read_memory_banks(struct dt_reader *r)
         if (m->banks[i - 1].base + m->banks[i - 1].size > m->banks[i].base)
             return fail(
                 r, -EBADMSG,
-                fdt_explain(
-                    "memory banks [0x%lx, +0x%lx) and [0x%lx, +0x%lx) overlap",
-                    (unsigned long)m->banks[i - 1].base,
-                    (unsigned long)m->banks[i - 1].size,
-                    (unsigned long)m->banks[i].base,
-                    (unsigned long)m->banks[i].size));
+
+                "memory banks [0x%lx, +0x%lx) and [0x%lx, +0x%lx) overlap",
+                (unsigned long)m->banks[i - 1].base,
+                (unsigned long)m->banks[i - 1].size,
+                (unsigned long)m->banks[i].base,
+                (unsigned long)m->banks[i].size);
     return 0;
 }
 
@@ -182,16 +184,15 @@ static int reserve(struct dt_reader *r, paddr_t base, uint64_t size,
     int err = machine_add_reserved(r->m, base, size, kind, name);
 
     if (err == -ENOSPC)
-        return fail(
-            r, err,
-            fdt_explain("more than %u reserved ranges (MACHINE_MAX_RESERVED)",
-                        MACHINE_MAX_RESERVED));
+        return fail(r, err,
+                    "more than %u reserved ranges (MACHINE_MAX_RESERVED)",
+                    MACHINE_MAX_RESERVED);
     if (err) /* -EINVAL: base + size wraps */
         return fail(r, -ERANGE,
-                    fdt_explain("reserved range %s [0x%lx, +0x%lx) wraps past "
-                                "the top of the address space",
-                                reserve_kind_name(kind), (unsigned long)base,
-                                (unsigned long)size));
+                    "reserved range %s [0x%lx, +0x%lx) wraps past "
+                    "the top of the address space",
+                    reserve_kind_name(kind), (unsigned long)base,
+                    (unsigned long)size);
     return 0;
 }
 
@@ -241,15 +242,12 @@ static int read_chosen_string(struct dt_reader *r, int chosen, const char *name,
     if (!fdt_prop(r->fdt, chosen, name, NULL))
         return 0;
     if (!s)
-        return fail(
-            r, -EBADMSG,
-            fdt_explain("/chosen: %s is not a NUL-terminated string", name));
+        return fail(r, -EBADMSG, "/chosen: %s is not a NUL-terminated string",
+                    name);
     if (strlen(s) >= cap)
-        return fail(
-            r, -E2BIG,
-            fdt_explain("/chosen: %s is %lu bytes; Numbat keeps at most %lu",
-                        name, (unsigned long)strlen(s),
-                        (unsigned long)cap - 1));
+        return fail(r, -E2BIG,
+                    "/chosen: %s is %lu bytes; Numbat keeps at most %lu", name,
+                    (unsigned long)strlen(s), (unsigned long)cap - 1);
     memcpy(dst, s, strlen(s) + 1);
     return 0;
 }
@@ -272,10 +270,9 @@ static int read_initrd(struct dt_reader *r, int chosen)
             r, -EBADMSG,
             "/chosen: has only one of linux,initrd-start and linux,initrd-end");
     if (end < start)
-        return fail(
-            r, -EBADMSG,
-            fdt_explain("/chosen: initrd end 0x%lx is below its start 0x%lx",
-                        (unsigned long)end, (unsigned long)start));
+        return fail(r, -EBADMSG,
+                    "/chosen: initrd end 0x%lx is below its start 0x%lx",
+                    (unsigned long)end, (unsigned long)start);
     if (end == start)
         return 0;
     m->initrd_start = start;
@@ -313,14 +310,12 @@ static int read_hart(struct dt_reader *r, int cpu)
     if ((err = fdt_reg(r->fdt, cpu, 0, &hartid, &unused, r->why)))
         return err;
     if (hartid >= MAX_HARTS)
-        return fail(r, -ERANGE,
-                    fdt_explain("%s: hart id %lu is not below MAX_HARTS (%u)",
-                                name, (unsigned long)hartid, MAX_HARTS));
+        return fail(r, -ERANGE, "%s: hart id %lu is not below MAX_HARTS (%u)",
+                    name, (unsigned long)hartid, MAX_HARTS);
     for (unsigned int i = 0; i < m->nr_harts; i++)
         if (m->hart_ids[i] == hartid)
-            return fail(r, -EEXIST,
-                        fdt_explain("%s: hart id %lu appears twice", name,
-                                    (unsigned long)hartid));
+            return fail(r, -EEXIST, "%s: hart id %lu appears twice", name,
+                        (unsigned long)hartid);
     if ((err = read_node_id(r, cpu, &node)))
         return err;
     /* Ids are unique and below MAX_HARTS, so the table cannot overflow. */
@@ -357,8 +352,8 @@ static int read_harts(struct dt_reader *r)
 
 static int read_distance_map(struct dt_reader *r)
 {
-    bool given[MAX_NUMNODES][MAX_NUMNODES] = {
-        {false}}; /* the map names a -> b */
+    /* given[a][b]: the map names the distance from a to b. */
+    bool given[MAX_NUMNODES][MAX_NUMNODES] = {{false}};
     struct machine *m = r->m;
     int map = fdt_find_compatible(r->fdt, -1, "numa-distance-map-v1");
     const uint8_t *p;
@@ -369,23 +364,23 @@ static int read_distance_map(struct dt_reader *r)
     p = fdt_prop(r->fdt, map, "distance-matrix", &len);
     if (!p || len % 12 != 0)
         return fail(r, -EBADMSG,
-                    fdt_explain("%s: distance-matrix is missing or not (from, "
-                                "to, distance) triplets",
-                                fdt_node_name(r->fdt, map)));
+                    "%s: distance-matrix is missing or not (from, "
+                    "to, distance) triplets",
+                    fdt_node_name(r->fdt, map));
     for (; len; len -= 12, p += 12) {
         uint32_t a = fdt_read_be32(p), b = fdt_read_be32(p + 4),
                  d = fdt_read_be32(p + 8);
 
         if (a >= MAX_NUMNODES || b >= MAX_NUMNODES)
             return fail(r, -ERANGE,
-                        fdt_explain("distance-matrix: node %u or %u is not "
-                                    "below MAX_NUMNODES (%u)",
-                                    a, b, MAX_NUMNODES));
+                        "distance-matrix: node %u or %u is not "
+                        "below MAX_NUMNODES (%u)",
+                        a, b, MAX_NUMNODES);
         if (d > 255 || d < DISTANCE_LOCAL || (a == b) != (d == DISTANCE_LOCAL))
             return fail(r, -EBADMSG,
-                        fdt_explain("distance-matrix: %u -> %u = %u; want 10 "
-                                    "for a node to itself, 11..255 otherwise",
-                                    a, b, d));
+                        "distance-matrix: %u -> %u = %u; want 10 "
+                        "for a node to itself, 11..255 otherwise",
+                        a, b, d);
         m->distance[a][b] = (uint8_t)d;
         given[a][b] = true;
     }
@@ -441,9 +436,8 @@ static int read_uart(struct dt_reader *r)
         return err;
     err = fdt_prop_u32(fdt, uart, "reg-shift", &r->m->uart_reg_shift);
     if (err == -EBADMSG || r->m->uart_reg_shift > 4)
-        return fail(r, -EBADMSG,
-                    fdt_explain("%s: reg-shift is not one cell of 0..4",
-                                fdt_node_name(fdt, uart)));
+        return fail(r, -EBADMSG, "%s: reg-shift is not one cell of 0..4",
+                    fdt_node_name(fdt, uart));
     return 0;
 }
 

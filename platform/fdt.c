@@ -103,14 +103,6 @@ static uint32_t bounded_strlen(const char *s, uint32_t max)
     return n;
 }
 
-/* Record a reason (when the caller wants one) and return err. */
-static int fail(const char **why, int err, const char *reason)
-{
-    if (why)
-        *why = reason;
-    return err;
-}
-
 /* --- fdt_explain: a tiny formatter for one-line reasons ------------------- */
 
 static char explain_buf[160]; /* the last reason fdt_explain() built */
@@ -139,12 +131,10 @@ static void put_number(struct outbuf *o, uint64_t v, unsigned int base)
         put_char(o, digits[--n]);
 }
 
-const char *fdt_explain(const char *fmt, ...)
+const char *fdt_vexplain(const char *fmt, va_list ap)
 {
     struct outbuf o = {explain_buf, explain_buf + sizeof(explain_buf) - 1};
-    va_list ap;
 
-    va_start(ap, fmt);
     for (; *fmt; fmt++) {
         bool is_long = false;
 
@@ -175,9 +165,36 @@ const char *fdt_explain(const char *fmt, ...)
             put_char(&o, *fmt);
         }
     }
-    va_end(ap);
     *o.p = '\0';
     return explain_buf;
+}
+
+const char *fdt_explain(const char *fmt, ...)
+{
+    const char *reason;
+    va_list ap;
+
+    va_start(ap, fmt);
+    reason = fdt_vexplain(fmt, ap);
+    va_end(ap);
+    return reason;
+}
+
+/*
+ * Fail with err, and when the caller wants a reason (why != NULL), format
+ * one into *why. Walkers pass why = NULL, so they never overwrite a reason
+ * that is still to be printed.
+ */
+static int __printf(3, 4) fail(const char **why, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (why) {
+        va_start(ap, fmt);
+        *why = fdt_vexplain(fmt, ap);
+        va_end(ap);
+    }
+    return err;
 }
 
 /* --- the one place that decodes a token ----------------------------------- */
@@ -195,29 +212,27 @@ static int read_prop_token(const struct fdt *fdt, uint32_t off, struct token *t,
 
     if (fdt->struct_size - t->next < 8)
         return fail(why, -EBADMSG,
-                    fdt_explain("property at struct offset 0x%x is cut off by "
-                                "the end of the struct block",
-                                off));
+                    "property at struct offset 0x%x is cut off by "
+                    "the end of the struct block",
+                    off);
     t->len = fdt_read_be32(base + t->next);
     nameoff = fdt_read_be32(base + t->next + 4);
     t->next += 8;
     if (t->len > fdt->struct_size - t->next)
         return fail(why, -EBADMSG,
-                    fdt_explain("property at struct offset 0x%x: length %u "
-                                "runs past the struct block",
-                                off, t->len));
+                    "property at struct offset 0x%x: length %u "
+                    "runs past the struct block",
+                    off, t->len);
     if (nameoff >= fdt->strings_size)
         return fail(why, -EBADMSG,
-                    fdt_explain("property at struct offset 0x%x: name offset "
-                                "%u is outside the strings block (%u bytes)",
-                                off, nameoff, fdt->strings_size));
+                    "property at struct offset 0x%x: name offset "
+                    "%u is outside the strings block (%u bytes)",
+                    off, nameoff, fdt->strings_size);
     if (bounded_strlen(strings + nameoff, fdt->strings_size - nameoff) ==
         fdt->strings_size - nameoff)
-        return fail(
-            why, -EBADMSG,
-            fdt_explain(
-                "property name at strings offset %u is not NUL-terminated",
-                nameoff));
+        return fail(why, -EBADMSG,
+                    "property name at strings offset %u is not NUL-terminated",
+                    nameoff);
     t->name = strings + nameoff;
     t->data = base + t->next;
     t->next = ALIGN_UP(t->next + t->len, 4u);
@@ -237,10 +252,8 @@ static int read_token(const struct fdt *fdt, uint32_t off, struct token *t,
     uint32_t room;
 
     if (off % 4 != 0 || off >= fdt->struct_size || fdt->struct_size - off < 4)
-        return fail(
-            why, -EBADMSG,
-            fdt_explain("struct block ends at 0x%x with no FDT_END token",
-                        off));
+        return fail(why, -EBADMSG,
+                    "struct block ends at 0x%x with no FDT_END token", off);
     t->tag = fdt_read_be32(base + off);
     t->next = off + 4;
     room = fdt->struct_size - t->next; /* bytes after the tag */
@@ -249,11 +262,9 @@ static int read_token(const struct fdt *fdt, uint32_t off, struct token *t,
         uint32_t n = bounded_strlen((const char *)base + t->next, room);
 
         if (n == room)
-            return fail(
-                why, -EBADMSG,
-                fdt_explain(
-                    "node name at struct offset 0x%x is not NUL-terminated",
-                    off));
+            return fail(why, -EBADMSG,
+                        "node name at struct offset 0x%x is not NUL-terminated",
+                        off);
         t->name = (const char *)base + t->next;
         t->next = ALIGN_UP(t->next + n + 1, 4u);
         return 0;
@@ -265,9 +276,8 @@ static int read_token(const struct fdt *fdt, uint32_t off, struct token *t,
     case FDT_END:
         return 0;
     default:
-        return fail(why, -EBADMSG,
-                    fdt_explain("unknown token 0x%x at struct offset 0x%x",
-                                t->tag, off));
+        return fail(why, -EBADMSG, "unknown token 0x%x at struct offset 0x%x",
+                    t->tag, off);
     }
 }
 
@@ -278,17 +288,14 @@ static int check_block(const char *what, uint32_t off, uint32_t size,
                        uint32_t align, uint32_t total, const char **why)
 {
     if (off % align != 0)
-        return fail(why, -EBADMSG,
-                    fdt_explain("%s offset 0x%x is not %u-byte aligned", what,
-                                off, align));
+        return fail(why, -EBADMSG, "%s offset 0x%x is not %u-byte aligned",
+                    what, off, align);
     if (off < FDT_HEADER_SIZE)
-        return fail(why, -EBADMSG,
-                    fdt_explain("%s offset 0x%x overlaps the 40-byte header",
-                                what, off));
+        return fail(why, -EBADMSG, "%s offset 0x%x overlaps the 40-byte header",
+                    what, off);
     if ((uint64_t)off + size > total)
-        return fail(why, -EBADMSG,
-                    fdt_explain("%s [0x%x, +0x%x) runs past totalsize 0x%x",
-                                what, off, size, total));
+        return fail(why, -EBADMSG, "%s [0x%x, +0x%x) runs past totalsize 0x%x",
+                    what, off, size, total);
     return 0;
 }
 
@@ -301,29 +308,26 @@ static int check_header(struct fdt *fdt, const uint8_t *b, size_t max_size,
     int err;
 
     if (magic != FDT_MAGIC)
-        return fail(
-            why, -EBADMSG,
-            fdt_explain("bad magic 0x%x: not a device tree blob", magic));
+        return fail(why, -EBADMSG, "bad magic 0x%x: not a device tree blob",
+                    magic);
     fdt->version = fdt_read_be32(b + HDR_VERSION);
     if (fdt->version < 16)
         return fail(why, -EBADMSG,
-                    fdt_explain("version %u: Numbat reads version 16 and later",
-                                fdt->version));
+                    "version %u: Numbat reads version 16 and later",
+                    fdt->version);
     if (last_comp > 17)
-        return fail(
-            why, -EBADMSG,
-            fdt_explain("last compatible version %u: Numbat reads up to 17",
-                        last_comp));
+        return fail(why, -EBADMSG,
+                    "last compatible version %u: Numbat reads up to 17",
+                    last_comp);
     fdt->total_size = fdt_read_be32(b + HDR_TOTALSIZE);
     if (fdt->total_size > max_size)
         return fail(why, -EBADMSG,
-                    fdt_explain("totalsize %u is larger than the %lu bytes "
-                                "given: truncated blob?",
-                                fdt->total_size, (unsigned long)max_size));
+                    "totalsize %u is larger than the %lu bytes "
+                    "given: truncated blob?",
+                    fdt->total_size, (unsigned long)max_size);
     if (fdt->total_size < FDT_HEADER_SIZE || fdt->total_size > 0x7fffffffu)
-        return fail(why, -EBADMSG,
-                    fdt_explain("totalsize %u is not a plausible blob size",
-                                fdt->total_size));
+        return fail(why, -EBADMSG, "totalsize %u is not a plausible blob size",
+                    fdt->total_size);
     fdt->struct_off = fdt_read_be32(b + HDR_OFF_STRUCT);
     fdt->struct_size =
         fdt->version >= 17
@@ -365,8 +369,8 @@ static int check_rsvmap(struct fdt *fdt, const char **why)
  */
 static int check_struct(const struct fdt *fdt, const char **why)
 {
-    bool had_child[FDT_MAX_DEPTH + 1] = {
-        false}; /* a child closed at this depth */
+    /* had_child[d]: the open node at depth d has had a child close. */
+    bool had_child[FDT_MAX_DEPTH + 1] = {false};
     struct token t;
     uint32_t off = 0;
     int depth = 0, err;
@@ -382,44 +386,37 @@ static int check_struct(const struct fdt *fdt, const char **why)
                 return fail(why, -EBADMSG,
                             "struct block has a second root node");
             if (depth == FDT_MAX_DEPTH)
-                return fail(
-                    why, -EBADMSG,
-                    fdt_explain(
-                        "nodes nested deeper than %u at struct offset 0x%x",
-                        FDT_MAX_DEPTH, off));
+                return fail(why, -EBADMSG,
+                            "nodes nested deeper than %u at struct offset 0x%x",
+                            FDT_MAX_DEPTH, off);
             seen_root = true;
             had_child[++depth] = false;
             break;
         case FDT_END_NODE:
             if (depth == 0)
-                return fail(
-                    why, -EBADMSG,
-                    fdt_explain("END_NODE at struct offset 0x%x closes no node",
-                                off));
+                return fail(why, -EBADMSG,
+                            "END_NODE at struct offset 0x%x closes no node",
+                            off);
             had_child[--depth] = true;
             break;
         case FDT_PROP:
             if (depth == 0)
-                return fail(
-                    why, -EBADMSG,
-                    fdt_explain("property %s outside any node", t.name));
+                return fail(why, -EBADMSG, "property %s outside any node",
+                            t.name);
             if (had_child[depth])
-                return fail(
-                    why, -EBADMSG,
-                    fdt_explain("property %s comes after a subnode", t.name));
+                return fail(why, -EBADMSG, "property %s comes after a subnode",
+                            t.name);
             break;
         case FDT_END:
             if (depth != 0 || !seen_root)
-                return fail(
-                    why, -EBADMSG,
-                    fdt_explain("FDT_END with %u nodes still open (or no root)",
-                                (unsigned int)depth));
+                return fail(why, -EBADMSG,
+                            "FDT_END with %u nodes still open (or no root)",
+                            (unsigned int)depth);
             return 0;
         }
     }
-    return fail(
-        why, -EBADMSG,
-        fdt_explain("more than %u tokens in the struct block", FDT_MAX_TOKENS));
+    return fail(why, -EBADMSG, "more than %u tokens in the struct block",
+                FDT_MAX_TOKENS);
 }
 
 int fdt_open(struct fdt *fdt, const void *blob, size_t max_size,
@@ -431,11 +428,9 @@ int fdt_open(struct fdt *fdt, const void *blob, size_t max_size,
     if (!blob)
         return fail(why, -EBADMSG, "no device tree blob (NULL pointer)");
     if (max_size < FDT_HEADER_SIZE)
-        return fail(
-            why, -EBADMSG,
-            fdt_explain(
-                "only %lu bytes: too short for a device tree header (40)",
-                (unsigned long)max_size));
+        return fail(why, -EBADMSG,
+                    "only %lu bytes: too short for a device tree header (40)",
+                    (unsigned long)max_size);
     fdt->blob = blob;
     if ((err = check_header(fdt, blob, max_size, why)) ||
         (err = check_rsvmap(fdt, why)) || (err = check_struct(fdt, why))) {
@@ -782,27 +777,24 @@ int fdt_reg(const struct fdt *fdt, int node, unsigned int index, paddr_t *base,
     uint32_t len;
 
     if (parent < 0 || !(reg = fdt_prop(fdt, node, "reg", &len)))
-        return fail(why, -ENOENT, fdt_explain("%s has no reg", name));
+        return fail(why, -ENOENT, "%s has no reg", name);
     if (fdt_node_cells(fdt, parent, &ac, &sc) == -EBADMSG)
         return fail(why, -EBADMSG,
-                    fdt_explain("%s: #address-cells or #size-cells of its "
-                                "parent is not one cell",
-                                name));
+                    "%s: #address-cells or #size-cells of its "
+                    "parent is not one cell",
+                    name);
     if (ac > 2 || sc > 2 || ac == 0)
         return fail(why, -ERANGE,
-                    fdt_explain("%s: parent has #address-cells %u, #size-cells "
-                                "%u; Numbat reads 1-2 and 0-2",
-                                name, ac, sc));
+                    "%s: parent has #address-cells %u, #size-cells "
+                    "%u; Numbat reads 1-2 and 0-2",
+                    name, ac, sc);
     stride = 4 * (ac + sc);
     if (len % stride != 0)
-        return fail(
-            why, -EBADMSG,
-            fdt_explain(
-                "%s: reg is %u bytes, not a multiple of %u (%u + %u cells)",
-                name, len, stride, ac, sc));
+        return fail(why, -EBADMSG,
+                    "%s: reg is %u bytes, not a multiple of %u (%u + %u cells)",
+                    name, len, stride, ac, sc);
     if (index >= len / stride)
-        return fail(why, -ENOENT,
-                    fdt_explain("%s: reg has no entry %u", name, index));
+        return fail(why, -ENOENT, "%s: reg has no entry %u", name, index);
     *base = fdt_read_cells(reg + index * stride, ac);
     *size = fdt_read_cells(reg + index * stride + 4 * ac, sc);
     return 0;

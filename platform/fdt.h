@@ -141,9 +141,11 @@ int fdt_reg(const struct fdt *fdt, int node, unsigned int index, paddr_t *base,
 
 /*
  * Format a one-line reason into a static buffer and return it, for the
- * `why` of a failing parser call: %s, %u, %x, %lu, %lx only. The text stays
- * valid until the next call (the parser runs on one hart, at boot).
+ * `why` of a failing parser call: %s, %u, %x, %lu, %lx only; longer text is
+ * cut at 159 characters. The text stays valid until the next call (the
+ * parser runs on one hart, at boot), so never pass an earlier reason as %s.
  */
 const char *fdt_explain(const char *fmt, ...) __printf(1, 2);
+const char *fdt_vexplain(const char *fmt, va_list ap); /* the same, va_list */
 
 #endif /* PLATFORM_FDT_H */
