@@ -23,7 +23,7 @@
 #include "panic.h"
 #include "printk.h"
 
-#define FDT_MAGIC       0xd00dfeedu
+#define FDT_MAGIC 0xd00dfeedu
 #define FDT_HEADER_SIZE 40 /* ten 32-bit big-endian words */
 
 extern char _start[], _end[]; /* kernel/kernel.ld */
@@ -32,18 +32,38 @@ static struct machine machine;
 static paddr_t dtb_pa;
 static size_t dtb_size;
 
-const struct machine *board(void) { return &machine; }
-paddr_t board_dtb_pa(void) { return dtb_pa; }
-size_t board_dtb_size(void) { return dtb_size; }
-paddr_t board_kernel_start(void) { return (paddr_t)(uintptr_t)_start; }
-paddr_t board_kernel_end(void) { return (paddr_t)(uintptr_t)_end; }
+const struct machine *board(void)
+{
+    return &machine;
+}
+
+paddr_t board_dtb_pa(void)
+{
+    return dtb_pa;
+}
+
+size_t board_dtb_size(void)
+{
+    return dtb_size;
+}
+
+paddr_t board_kernel_start(void)
+{
+    return (paddr_t)(uintptr_t)_start;
+}
+
+paddr_t board_kernel_end(void)
+{
+    return (paddr_t)(uintptr_t)_end;
+}
 
 /* The device tree stores numbers big-endian; RISC-V is little-endian. */
 static uint32_t be32_at(paddr_t pa)
 {
     const volatile uint8_t *p = (const volatile uint8_t *)(uintptr_t)pa;
 
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
 }
 
 /* Steps 1-3 of the file comment; returns the blob's totalsize. */
@@ -53,32 +73,37 @@ static size_t check_blob(paddr_t pa)
 
     if (pa == 0 || (pa & 7) || pa < FALLBACK_RAM_BASE)
         panic("board_read_tree: device tree at 0x%lx: not an 8-byte aligned "
-              "address in RAM (the firmware passed a bad a1)", (unsigned long)pa);
+              "address in RAM (the firmware passed a bad a1)",
+              (unsigned long)pa);
     if (pa + BOARD_DTB_MAX_SIZE < pa ||
-        (pa < board_kernel_end() && pa + FDT_HEADER_SIZE > board_kernel_start()))
+        (pa < board_kernel_end() &&
+         pa + FDT_HEADER_SIZE > board_kernel_start()))
         panic("board_read_tree: device tree at 0x%lx: overlaps the kernel "
-              "image or wraps the address space", (unsigned long)pa);
+              "image or wraps the address space",
+              (unsigned long)pa);
     magic = be32_at(pa);
     if (magic != FDT_MAGIC)
         panic("board_read_tree: device tree at 0x%lx: bad magic 0x%08x, "
-              "expected 0x%08x: not a device tree blob", (unsigned long)pa,
-              magic, FDT_MAGIC);
+              "expected 0x%08x: not a device tree blob",
+              (unsigned long)pa, magic, FDT_MAGIC);
     total = be32_at(pa + 4);
     if (total < FDT_HEADER_SIZE || total > BOARD_DTB_MAX_SIZE)
         panic("board_read_tree: device tree at 0x%lx: totalsize %u is not "
-              "between %u and %lu bytes", (unsigned long)pa, total,
-              FDT_HEADER_SIZE, BOARD_DTB_MAX_SIZE);
+              "between %u and %lu bytes",
+              (unsigned long)pa, total, FDT_HEADER_SIZE, BOARD_DTB_MAX_SIZE);
     return total;
 }
 
 void board_read_tree(paddr_t pa)
 {
     const char *why = "no reason given";
+    const void *blob;
     int err;
 
     dtb_pa = pa;
     dtb_size = check_blob(pa);
-    err = machine_from_fdt(&machine, (const void *)(uintptr_t)pa, dtb_size, &why);
+    blob = (const void *)(uintptr_t)pa;
+    err = machine_from_fdt(&machine, blob, dtb_size, &why);
     if (err)
         panic("board_read_tree: device tree at 0x%lx: %s (%s)",
               (unsigned long)pa, why, errno_name(err));
@@ -93,9 +118,10 @@ static void reserve(paddr_t base, uint64_t size, enum reserve_kind kind)
 
     if (err)
         panic("board_reserve_boot_ranges: cannot reserve %s [0x%lx, 0x%lx): "
-              "%s (at most %u reserved ranges)", reserve_kind_name(kind),
-              (unsigned long)base, (unsigned long)(base + size),
-              errno_name(err), MACHINE_MAX_RESERVED);
+              "%s (at most %u reserved ranges)",
+              reserve_kind_name(kind), (unsigned long)base,
+              (unsigned long)(base + size), errno_name(err),
+              MACHINE_MAX_RESERVED);
 }
 
 void board_reserve_boot_ranges(void)
@@ -124,8 +150,9 @@ static void print_banks(void)
         const struct mem_bank *b = &machine.banks[i];
 
         format_size(size, sizeof(size), b->size);
-        printk("bank: node %u [0x%lx, 0x%lx) %s\n", b->node, (unsigned long)b->base,
-               (unsigned long)(b->base + b->size), size);
+        printk("bank: node %u [0x%lx, 0x%lx) %s\n", b->node,
+               (unsigned long)b->base, (unsigned long)(b->base + b->size),
+               size);
     }
 }
 
@@ -138,8 +165,8 @@ static void print_reserved(void)
 
         format_size(size, sizeof(size), r->size);
         printk("reserved: [0x%lx, 0x%lx) %s %s%s%s\n", (unsigned long)r->base,
-               (unsigned long)(r->base + r->size), size, reserve_kind_name(r->kind),
-               r->name[0] ? " " : "", r->name);
+               (unsigned long)(r->base + r->size), size,
+               reserve_kind_name(r->kind), r->name[0] ? " " : "", r->name);
     }
 }
 
@@ -183,8 +210,8 @@ void board_print(void)
     char size[24];
 
     format_size(size, sizeof(size), total_ram());
-    printk("machine: %u harts, %u nodes, %s RAM in %u banks\n", machine.nr_harts,
-           machine.nr_nodes, size, machine.nr_banks);
+    printk("machine: %u harts, %u nodes, %s RAM in %u banks\n",
+           machine.nr_harts, machine.nr_nodes, size, machine.nr_banks);
     print_banks();
     print_reserved();
     print_harts();

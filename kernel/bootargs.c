@@ -60,8 +60,8 @@ static int set_ktest(const char *value, bool has_value, const char **why)
 }
 
 static const struct bootarg arguments[] = {
-    { "ktest", "ktest=GLOB (suite.case names, with * and ?) or ktest=list",
-      set_ktest },
+    {"ktest", "ktest=GLOB (suite.case names, with * and ?) or ktest=list",
+     set_ktest},
 };
 
 static const struct bootarg *find_argument(const char *name)
@@ -136,7 +136,8 @@ static const char *parse_one(const char *p)
     while (*p && *p != '=' && *p != ' ') {
         if (n + 1 >= sizeof(name)) {
             printk("bootargs: an argument name is longer than %u characters; "
-                   "ignored\n", BOOTARG_NAME_MAX - 1);
+                   "ignored\n",
+                   BOOTARG_NAME_MAX - 1);
             return skip_word(p);
         }
         name[n++] = *p++;
@@ -149,8 +150,10 @@ static const char *parse_one(const char *p)
     const char *next = read_value(p + 1, value, sizeof(value));
     if (!next) {
         printk("bootargs: %s: value has no closing quote or is longer than %u "
-               "characters; ignored\n", name, BOOTARG_VALUE_MAX - 1);
-        return p[1] == '"' ? p + strlen(p) : skip_word(p); /* an open quote eats the rest */
+               "characters; ignored\n",
+               name, BOOTARG_VALUE_MAX - 1);
+        return p[1] == '"' ? p + strlen(p)
+                           : skip_word(p); /* an open quote eats the rest */
     }
     apply(name, value, true);
     return next;

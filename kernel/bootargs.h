@@ -19,9 +19,9 @@
 
 /* What the arguments asked for; all zero when nothing was given. */
 struct bootargs {
-    bool ktest;                        /* ktest=GLOB: run tests, power off */
-    bool ktest_list;                   /* ktest=list: list the tests instead */
-    char ktest_glob[BOOTARG_VALUE_MAX];/* the GLOB of ktest=GLOB */
+    bool ktest;                         /* ktest=GLOB: run tests, power off */
+    bool ktest_list;                    /* ktest=list: list the tests instead */
+    char ktest_glob[BOOTARG_VALUE_MAX]; /* the GLOB of ktest=GLOB */
 };
 
 extern struct bootargs bootargs;

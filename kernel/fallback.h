@@ -11,10 +11,10 @@
 #ifndef KERNEL_FALLBACK_H
 #define KERNEL_FALLBACK_H
 
-#define FALLBACK_UART_BASE      0x10000000UL /* ns16550a, reg-shift 0 */
+#define FALLBACK_UART_BASE 0x10000000UL /* ns16550a, reg-shift 0 */
 #define FALLBACK_UART_REG_SHIFT 0
-#define FALLBACK_TEST_BASE      0x00100000UL /* sifive,test: exit status */
-#define FALLBACK_RAM_BASE       0x80000000UL /* first byte of DRAM */
-#define FALLBACK_TIMEBASE_HZ    10000000UL   /* rdtime ticks per second */
+#define FALLBACK_TEST_BASE 0x00100000UL /* sifive,test: exit status */
+#define FALLBACK_RAM_BASE 0x80000000UL  /* first byte of DRAM */
+#define FALLBACK_TIMEBASE_HZ 10000000UL /* rdtime ticks per second */
 
 #endif /* KERNEL_FALLBACK_H */

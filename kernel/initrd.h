@@ -14,10 +14,10 @@
 
 /* What initrd_release() did; all zero when there was no initrd. */
 struct initrd_info {
-    paddr_t start, end;       /* the initrd's bytes, [start, end) */
-    uint32_t sum;             /* 32-bit sum of its bytes */
-    mfn_t freed_s, freed_e;   /* frames given back to the heap, [s, e) */
-    unsigned long nr_freed;   /* freed_e - freed_s */
+    paddr_t start, end;     /* the initrd's bytes, [start, end) */
+    uint32_t sum;           /* 32-bit sum of its bytes */
+    mfn_t freed_s, freed_e; /* frames given back to the heap, [s, e) */
+    unsigned long nr_freed; /* freed_e - freed_s */
 };
 
 /* Read and free the initrd, printing the initrd: line. No-op without one. */

@@ -31,8 +31,9 @@ static struct ktest_now now;
 /* Totals over the whole run, in cases. */
 static unsigned int nr_passed, nr_failed, nr_skipped;
 
-#define for_each_suite(s) \
-    for (const struct ktest_suite *s = __start_ktest_suites; s < __stop_ktest_suites; s++)
+#define for_each_suite(s)                                                      \
+    for (const struct ktest_suite *s = __start_ktest_suites;                   \
+         s < __stop_ktest_suites; s++)
 
 /* "/long/path/kernel/ktest_mm.c" -> "ktest_mm.c": short diagnostics. */
 static const char *short_file(const char *file)
@@ -117,8 +118,8 @@ bool ktest_glob_match(const char *glob, const char *name)
     return *glob == '\0';
 }
 
-static bool case_selected(const struct ktest_suite *s, const struct ktest_case *c,
-                          const char *glob)
+static bool case_selected(const struct ktest_suite *s,
+                          const struct ktest_case *c, const char *glob)
 {
     char full[96];
 
@@ -126,7 +127,8 @@ static bool case_selected(const struct ktest_suite *s, const struct ktest_case *
     return ktest_glob_match(glob, full);
 }
 
-static unsigned int cases_selected(const struct ktest_suite *s, const char *glob)
+static unsigned int cases_selected(const struct ktest_suite *s,
+                                   const char *glob)
 {
     unsigned int n = 0;
 
@@ -137,9 +139,8 @@ static unsigned int cases_selected(const struct ktest_suite *s, const char *glob
 
 void ktest_list(void)
 {
-    for_each_suite(s)
-        for (unsigned int i = 0; i < s->nr_cases; i++)
-            printk("%s.%s\n", s->name, s->cases[i].name);
+    for_each_suite(s) for (unsigned int i = 0; i < s->nr_cases; i++)
+        printk("%s.%s\n", s->name, s->cases[i].name);
 }
 
 /* Run one case as test number n of its suite; true if it did not fail. */
@@ -163,7 +164,8 @@ static bool run_case(const struct ktest_case *c, unsigned int n)
 }
 
 /* One suite as subtest number n: its selected cases, then its result. */
-static void run_suite(const struct ktest_suite *s, unsigned int n, const char *glob)
+static void run_suite(const struct ktest_suite *s, unsigned int n,
+                      const char *glob)
 {
     unsigned int number = 0, skipped_before = nr_skipped;
     bool ok = true;
@@ -185,17 +187,15 @@ unsigned int ktest_run(const char *glob)
 {
     unsigned int nr_suites = 0, n = 0;
 
-    for_each_suite(s)
-        nr_suites += cases_selected(s, glob) > 0;
+    for_each_suite(s) nr_suites += cases_selected(s, glob) > 0;
     if (nr_suites == 0) {
         printk("# ktest: no test matches '%s'; boot with ktest=list to see "
-               "the names, or ktest=* to run them all\n", glob);
+               "the names, or ktest=* to run them all\n",
+               glob);
         return EXIT_BAD_ARGS;
     }
     printk("KTAP version 1\n1..%u\n", nr_suites);
-    for_each_suite(s)
-        if (cases_selected(s, glob))
-            run_suite(s, ++n, glob);
+    for_each_suite(s) if (cases_selected(s, glob)) run_suite(s, ++n, glob);
     printk("# ktest: %u passed, %u failed, %u skipped\n", nr_passed, nr_failed,
            nr_skipped);
     return nr_failed ? EXIT_TEST_FAIL : EXIT_PASS;

@@ -9,7 +9,11 @@
  *     {
  *         EXPECT_EQ(1 + 1, 2);
  *     }
- *     KTEST_SUITE(kernel_example, KTEST_CASE(adds_up));
+ *
+ *     static const struct ktest_case example_cases[] = {
+ *         KTEST_CASE(adds_up),
+ *     };
+ *     KTEST_SUITE(kernel_example, example_cases);
  *
  * KTEST_SUITE puts a struct ktest_suite into the linker section
  * .ktest_suites (see kernel/kernel.ld), so the runner finds every suite
@@ -44,56 +48,75 @@ struct ktest_suite {
     unsigned int nr_cases;          /* how many */
 };
 
-#define KTEST_CASE(fn) { #fn, fn }
+/* clang-format off */
+#define KTEST_CASE(fn) { .name = #fn, .run = fn }
+/* clang-format on */
 
-#define KTEST_SUITE(sname, ...)                                              \
-    static const struct ktest_case ktest_cases_##sname[] = { __VA_ARGS__ };  \
-    static const struct ktest_suite ktest_suite_##sname                      \
-        __section(".ktest_suites") __used __aligned(8) = {                   \
-            #sname, ktest_cases_##sname, ARRAY_SIZE(ktest_cases_##sname) }
+#define KTEST_SUITE(sname, case_array)                                         \
+    static const struct ktest_suite ktest_suite_##sname __section(             \
+        ".ktest_suites") __used __aligned(8) = {                               \
+        .name = #sname,                                                        \
+        .cases = case_array,                                                   \
+        .nr_cases = ARRAY_SIZE(case_array),                                    \
+    }
 
 /* Record a failed check of the running case (the macros call these). */
-void ktest_fail(const char *file, int line, const char *fmt, ...) __printf(3, 4);
+void ktest_fail(const char *file, int line, const char *fmt, ...)
+    __printf(3, 4);
 void ktest_fail_cmp(const char *file, int line, const char *check,
                     const char *a_text, const char *b_text, const char *not_op,
                     unsigned long long a, unsigned long long b);
 void ktest_skip(const char *reason);
 
 /* True (and nothing recorded) if cond holds. */
-#define KTEST_TRUE_(check, cond)                                             \
-    (likely(cond) ? true                                                     \
-                  : (ktest_fail(__FILE__, __LINE__, "%s(%s)", check, #cond), \
-                     false))
+#define KTEST_TRUE_(check, cond)                                               \
+    (likely(cond)                                                              \
+         ? true                                                                \
+         : (ktest_fail(__FILE__, __LINE__, "%s(%s)", check, #cond), false))
 
 /* Compare a and b once each; on failure record both values. */
-#define KTEST_CMP_(check, a, op, not_op, b)                                  \
-    ({                                                                       \
-        __typeof__(a) a_ = (a);                                              \
-        __typeof__(b) b_ = (b);                                              \
-        bool ok_ = a_ op b_;                                                 \
-        if (!ok_)                                                            \
-            ktest_fail_cmp(__FILE__, __LINE__, check, #a, #b, not_op,        \
-                           (unsigned long long)a_, (unsigned long long)b_);  \
-        ok_;                                                                 \
+#define KTEST_CMP_(check, a, op, not_op, b)                                    \
+    ({                                                                         \
+        __typeof__(a) a_ = (a);                                                \
+        __typeof__(b) b_ = (b);                                                \
+        bool ok_ = a_ op b_;                                                   \
+        if (!ok_)                                                              \
+            ktest_fail_cmp(__FILE__, __LINE__, check, #a, #b, not_op,          \
+                           (unsigned long long)a_, (unsigned long long)b_);    \
+        ok_;                                                                   \
     })
 
-#define EXPECT_TRUE(c)  ((void)KTEST_TRUE_("EXPECT_TRUE", (c)))
+#define EXPECT_TRUE(c) ((void)KTEST_TRUE_("EXPECT_TRUE", (c)))
 #define EXPECT_FALSE(c) ((void)KTEST_TRUE_("EXPECT_FALSE", !(c)))
 #define EXPECT_EQ(a, b) ((void)KTEST_CMP_("EXPECT_EQ", a, ==, "!=", b))
 #define EXPECT_NE(a, b) ((void)KTEST_CMP_("EXPECT_NE", a, !=, "==", b))
 #define EXPECT_LT(a, b) ((void)KTEST_CMP_("EXPECT_LT", a, <, ">=", b))
 #define EXPECT_LE(a, b) ((void)KTEST_CMP_("EXPECT_LE", a, <=, ">", b))
 #define EXPECT_GE(a, b) ((void)KTEST_CMP_("EXPECT_GE", a, >=, "<", b))
-#define EXPECT_STREQ(a, b) ktest_expect_streq(__FILE__, __LINE__, #a, #b, (a), (b))
+#define EXPECT_STREQ(a, b)                                                     \
+    ktest_expect_streq(__FILE__, __LINE__, #a, #b, (a), (b))
 
-#define REQUIRE_TRUE(c)                                                      \
-    do { if (!KTEST_TRUE_("REQUIRE_TRUE", (c))) return; } while (0)
-#define REQUIRE_EQ(a, b)                                                     \
-    do { if (!KTEST_CMP_("REQUIRE_EQ", a, ==, "!=", b)) return; } while (0)
-#define REQUIRE_NE(a, b)                                                     \
-    do { if (!KTEST_CMP_("REQUIRE_NE", a, !=, "==", b)) return; } while (0)
+#define REQUIRE_TRUE(c)                                                        \
+    do {                                                                       \
+        if (!KTEST_TRUE_("REQUIRE_TRUE", (c)))                                 \
+            return;                                                            \
+    } while (0)
+#define REQUIRE_EQ(a, b)                                                       \
+    do {                                                                       \
+        if (!KTEST_CMP_("REQUIRE_EQ", a, ==, "!=", b))                         \
+            return;                                                            \
+    } while (0)
+#define REQUIRE_NE(a, b)                                                       \
+    do {                                                                       \
+        if (!KTEST_CMP_("REQUIRE_NE", a, !=, "==", b))                         \
+            return;                                                            \
+    } while (0)
 
-#define KTEST_SKIP(reason) do { ktest_skip(reason); return; } while (0)
+#define KTEST_SKIP(reason)                                                     \
+    do {                                                                       \
+        ktest_skip(reason);                                                    \
+        return;                                                                \
+    } while (0)
 
 bool ktest_expect_streq(const char *file, int line, const char *a_text,
                         const char *b_text, const char *a, const char *b);

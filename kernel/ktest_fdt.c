@@ -41,7 +41,8 @@ static void banks_sorted_and_disjoint(void)
         EXPECT_NE(m->banks[i].size, 0u);
         EXPECT_LT(m->banks[i].node, m->nr_nodes);
         if (i > 0)
-            EXPECT_LE(m->banks[i - 1].base + m->banks[i - 1].size, m->banks[i].base);
+            EXPECT_LE(m->banks[i - 1].base + m->banks[i - 1].size,
+                      m->banks[i].base);
     }
 }
 
@@ -81,7 +82,8 @@ static void reserved_sorted_and_complete(void)
 
         if (i > 0)
             EXPECT_LE(m->reserved[i - 1].base, r->base);
-        kernel |= r->kind == RESERVE_KERNEL && r->base <= board_kernel_start() &&
+        kernel |= r->kind == RESERVE_KERNEL &&
+                  r->base <= board_kernel_start() &&
                   r->base + r->size >= board_kernel_end();
         dtb |= r->kind == RESERVE_DTB && r->base == board_dtb_pa() &&
                r->size >= board_dtb_size();
@@ -96,11 +98,13 @@ static void devices_found(void)
     EXPECT_NE(board()->poweroff_base, 0u);
 }
 
-KTEST_SUITE(kernel_fdt,
-            KTEST_CASE(nodes_in_range),
-            KTEST_CASE(every_hart_has_a_node),
-            KTEST_CASE(banks_sorted_and_disjoint),
-            KTEST_CASE(pa_node_agrees_with_banks),
-            KTEST_CASE(distances_sane),
-            KTEST_CASE(reserved_sorted_and_complete),
-            KTEST_CASE(devices_found));
+static const struct ktest_case fdt_cases[] = {
+    KTEST_CASE(nodes_in_range),
+    KTEST_CASE(every_hart_has_a_node),
+    KTEST_CASE(banks_sorted_and_disjoint),
+    KTEST_CASE(pa_node_agrees_with_banks),
+    KTEST_CASE(distances_sane),
+    KTEST_CASE(reserved_sorted_and_complete),
+    KTEST_CASE(devices_found),
+};
+KTEST_SUITE(kernel_fdt, fdt_cases);

@@ -32,8 +32,10 @@ static void free_equals_ram_minus_reserved(void)
     REQUIRE_TRUE(st->heap_free_pages <= st->handed_pages);
     meta = st->handed_pages - st->heap_free_pages;
     EXPECT_LE(meta, NODE_META_PAGES_MAX * board()->nr_nodes);
-    /* Since boot only the initrd's frames came in; tests give back all they take. */
-    EXPECT_EQ(heap_total_free_pages(), st->heap_free_pages + initrd_info()->nr_freed);
+    /* Since boot only the initrd's frames came in; tests give back all they
+     * take. */
+    EXPECT_EQ(heap_total_free_pages(),
+              st->heap_free_pages + initrd_info()->nr_freed);
 }
 
 /* The per-zone counts add up to the per-node ones, and those to the total. */
@@ -117,10 +119,12 @@ static void mfn0_never_handed_out(void)
         free_heap_pages(got[--n], 0);
 }
 
-KTEST_SUITE(mm_boot,
-            KTEST_CASE(heap_check_passes),
-            KTEST_CASE(free_equals_ram_minus_reserved),
-            KTEST_CASE(counters_add_up),
-            KTEST_CASE(exact_node_alloc_and_free),
-            KTEST_CASE(large_block_roundtrip),
-            KTEST_CASE(mfn0_never_handed_out));
+static const struct ktest_case mm_boot_cases[] = {
+    KTEST_CASE(heap_check_passes),
+    KTEST_CASE(free_equals_ram_minus_reserved),
+    KTEST_CASE(counters_add_up),
+    KTEST_CASE(exact_node_alloc_and_free),
+    KTEST_CASE(large_block_roundtrip),
+    KTEST_CASE(mfn0_never_handed_out),
+};
+KTEST_SUITE(mm_boot, mm_boot_cases);

@@ -37,6 +37,8 @@ static void initrd_frames_merged(void)
     EXPECT_EQ(heap_check(), 0);
 }
 
-KTEST_SUITE(mm_initrd,
-            KTEST_CASE(initrd_frames_free),
-            KTEST_CASE(initrd_frames_merged));
+static const struct ktest_case mm_initrd_cases[] = {
+    KTEST_CASE(initrd_frames_free),
+    KTEST_CASE(initrd_frames_merged),
+};
+KTEST_SUITE(mm_initrd, mm_initrd_cases);

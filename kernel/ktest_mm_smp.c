@@ -16,14 +16,14 @@
 #include "smp.h"
 
 #define ROUNDS 400
-#define KEEP   16
+#define KEEP 16
 
 /* One hart's share of the work, and what it saw. */
 struct smp_job {
-    uint32_t hartid;        /* who runs it */
-    unsigned long allocs;   /* blocks it got */
-    unsigned long failures; /* allocations that found nothing */
-    unsigned long clobbered;/* blocks whose mark another hart overwrote */
+    uint32_t hartid;          /* who runs it */
+    unsigned long allocs;     /* blocks it got */
+    unsigned long failures;   /* allocations that found nothing */
+    unsigned long clobbered;  /* blocks whose mark another hart overwrote */
     unsigned long wrong_node; /* exact-node blocks from another node */
 };
 
@@ -59,7 +59,8 @@ static void alloc_free_worker(void *arg)
         mfn_t mfn = alloc_heap_pages(order, 0, node, flags);
 
         if (mfn == INVALID_MFN) {
-            job->failures += flags != 0 ? 0 : 1; /* an exact node may be empty */
+            job->failures +=
+                flags != 0 ? 0 : 1; /* an exact node may be empty */
             continue;
         }
         job->allocs++;
@@ -85,7 +86,7 @@ static unsigned int start_workers(void)
     for (uint32_t id = 0; id < MAX_HARTS; id++) {
         struct hart *h = smp_hart(id);
 
-        jobs[id] = (struct smp_job){ .hartid = id };
+        jobs[id] = (struct smp_job){.hartid = id};
         if (id == smp_hartid() || !h->online)
             continue;
         EXPECT_EQ(smp_run_on(id, alloc_free_worker, &jobs[id]), 0);
@@ -131,6 +132,8 @@ static void harts_know_their_node(void)
     }
 }
 
-KTEST_SUITE(mm_smp,
-            KTEST_CASE(harts_know_their_node),
-            KTEST_CASE(all_harts_alloc_and_free));
+static const struct ktest_case mm_smp_cases[] = {
+    KTEST_CASE(harts_know_their_node),
+    KTEST_CASE(all_harts_alloc_and_free),
+};
+KTEST_SUITE(mm_smp, mm_smp_cases);

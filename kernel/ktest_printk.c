@@ -39,7 +39,8 @@ static void signed_decimal(void)
     EXPECT_STREQ(fmt("%d", 0), "0");
     EXPECT_STREQ(fmt("%d", (int)0x80000000), "-2147483648");
     EXPECT_STREQ(fmt("%ld", -1L), "-1");
-    EXPECT_STREQ(fmt("%ld", (long)0x8000000000000000UL), "-9223372036854775808");
+    EXPECT_STREQ(fmt("%ld", (long)0x8000000000000000UL),
+                 "-9223372036854775808");
 }
 
 static void unsigned_decimal(void)
@@ -109,12 +110,14 @@ static void sizes_for_people(void)
     EXPECT_STREQ(format_size(buf, sizeof(buf), 1000), "1000 bytes");
 }
 
-KTEST_SUITE(kernel_printk,
-            KTEST_CASE(signed_decimal),
-            KTEST_CASE(unsigned_decimal),
-            KTEST_CASE(hexadecimal),
-            KTEST_CASE(widths_and_flags),
-            KTEST_CASE(pointers_strings_chars),
-            KTEST_CASE(unknown_conversion_printed_as_is),
-            KTEST_CASE(truncation),
-            KTEST_CASE(sizes_for_people));
+static const struct ktest_case printk_cases[] = {
+    KTEST_CASE(signed_decimal),
+    KTEST_CASE(unsigned_decimal),
+    KTEST_CASE(hexadecimal),
+    KTEST_CASE(widths_and_flags),
+    KTEST_CASE(pointers_strings_chars),
+    KTEST_CASE(unknown_conversion_printed_as_is),
+    KTEST_CASE(truncation),
+    KTEST_CASE(sizes_for_people),
+};
+KTEST_SUITE(kernel_printk, printk_cases);

@@ -31,6 +31,12 @@ static void devices_from_tree(const struct machine *m)
     poweroff_init(m->poweroff_base ? m->poweroff_base : FALLBACK_TEST_BASE);
 }
 
+static void print_banner(uint32_t hartid, paddr_t dtb_pa)
+{
+    printk("Numbat: booting on hart %u, device tree at 0x%lx\n", hartid,
+           (unsigned long)dtb_pa);
+}
+
 /* After boot: the tests the boot arguments asked for, or the console. */
 static void __noreturn run_tests_or_console(void)
 {
@@ -45,19 +51,18 @@ static void __noreturn run_tests_or_console(void)
 
 void kernel_main(uint32_t hartid, paddr_t dtb_pa)
 {
-    poweroff_init(FALLBACK_TEST_BASE);   /* a panic before the tree still exits 2 */
-    printk("Numbat: booting on hart %u, device tree at 0x%lx\n", hartid,
-           (unsigned long)dtb_pa);       /* through SBI: no UART known yet */
-    board_read_tree(dtb_pa);             /* the machine; a bad tree panics */
-    devices_from_tree(board());          /* console UART and exit device */
-    smp_set_boot_node(board());          /* this hart's NUMA node */
-    board_reserve_boot_ranges();         /* kernel image and tree are not free */
-    board_print();                       /* machine, bank, reserved, harts, distance */
-    bootargs_parse(board()->bootargs);   /* ktest=..., reported if bad */
-    mm_boot_init();                      /* boot allocator, then the frame table */
-    mm_boot_end();                       /* the heap takes every free frame */
-    mm_boot_print_heap();                /* heap: lines, per node and zone */
-    initrd_release();                    /* read the initrd, free its frames */
-    smp_start_secondaries(board());      /* the other harts, via SBI HSM */
-    run_tests_or_console();              /* ktest=... or the monitor */
+    poweroff_init(FALLBACK_TEST_BASE); /* early panics exit with 2 too */
+    print_banner(hartid, dtb_pa);      /* through SBI: no UART known yet */
+    board_read_tree(dtb_pa);           /* the machine; a bad tree panics */
+    devices_from_tree(board());        /* console UART and exit device */
+    smp_set_boot_node(board());        /* this hart's NUMA node */
+    board_reserve_boot_ranges();       /* kernel image and blob not free */
+    board_print();                     /* machine, bank, reserved, ... */
+    bootargs_parse(board()->bootargs); /* ktest=..., reported if bad */
+    mm_boot_init();                    /* boot allocator, frame table */
+    mm_boot_end();                     /* the heap takes every free frame */
+    mm_boot_print_heap();              /* heap: per node and zone */
+    initrd_release();                  /* read the initrd, free its frames */
+    smp_start_secondaries(board());    /* the other harts, via SBI HSM */
+    run_tests_or_console();            /* ktest=... or the monitor */
 }

@@ -130,7 +130,8 @@ static void frametable_from_machine(void)
     bytes = frametable_bytes(first, end);
     stats.frametable_pages = ALIGN_UP(bytes, PAGE_SIZE) / PAGE_SIZE;
     stats.frametable_mfn = alloc_boot_pages(stats.frametable_pages, 1);
-    frametable_init(first, end, mm_hook_pa_to_va(mfn_to_pa(stats.frametable_mfn)));
+    frametable_init(first, end,
+                    mm_hook_pa_to_va(mfn_to_pa(stats.frametable_mfn)));
 
     bank_frames(&m->banks[0], &s, &prev_e);
     for (unsigned int i = 1; i < m->nr_banks; i++) {
@@ -174,6 +175,7 @@ void mm_boot_print_heap(void)
                    n, size);
         }
     }
-    format_size(size, sizeof(size), (uint64_t)heap_total_free_pages() * PAGE_SIZE);
+    format_size(size, sizeof(size),
+                (uint64_t)heap_total_free_pages() * PAGE_SIZE);
     printk("heap: total %lu pages free (%s)\n", heap_total_free_pages(), size);
 }

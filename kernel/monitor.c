@@ -20,11 +20,11 @@
 #include "printk.h"
 
 #define KEY_BACKSPACE 0x08
-#define KEY_DELETE    0x7f
+#define KEY_DELETE 0x7f
 
 struct command {
-    const char *name; /* what the user types */
-    const char *help; /* one line for `help` */
+    const char *name;                   /* what the user types */
+    const char *help;                   /* one line for `help` */
     void (*run)(int argc, char **argv); /* does it; argv[0] is the name */
 };
 
@@ -47,10 +47,11 @@ static void cmd_heap(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-    { "help", "list the commands", cmd_help },
-    { "halt", "power off (QEMU exits with status 0)", cmd_halt },
-    { "mem", "the machine: RAM banks, reserved ranges, harts, distances", cmd_mem },
-    { "heap", "free pages per node and zone", cmd_heap },
+    {"help", "list the commands", cmd_help},
+    {"halt", "power off (QEMU exits with status 0)", cmd_halt},
+    {"mem", "the machine: RAM banks, reserved ranges, harts, distances",
+     cmd_mem},
+    {"heap", "free pages per node and zone", cmd_heap},
 };
 
 static void cmd_help(int argc, char **argv)
@@ -96,7 +97,8 @@ void monitor_exec(char *line)
             return;
         }
     }
-    printk("monitor: unknown command '%s'; type `help` for the commands\n", argv[0]);
+    printk("monitor: unknown command '%s'; type `help` for the commands\n",
+           argv[0]);
 }
 
 static int wait_char(void)
@@ -159,6 +161,7 @@ void monitor_run(void)
             monitor_exec(line);
         else
             printk("monitor: line longer than %d characters ignored; type "
-                   "`help` for the commands\n", MONITOR_LINE_MAX - 1);
+                   "`help` for the commands\n",
+                   MONITOR_LINE_MAX - 1);
     }
 }

@@ -11,8 +11,10 @@
 
 #include <numbat/compiler.h>
 
-#define MONITOR_LINE_MAX 128 /* longest command line, the final NUL included */
-#define MONITOR_ARGS_MAX 8   /* words per command line */
+#define MONITOR_LINE_MAX                                                       \
+    128                    /* longest command line, the final NUL included     \
+                            */
+#define MONITOR_ARGS_MAX 8 /* words per command line */
 
 /* Run one command line (as typed, without the newline). */
 void monitor_exec(char *line);

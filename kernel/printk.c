@@ -149,7 +149,7 @@ static bool convert(struct outbuf *o, char c, int longs, const struct spec *sp,
                     va_list *ap)
 {
     long long sv;
-    struct spec p = { .zero = true, .width = 0 };
+    struct spec p = {.zero = true, .width = 0};
 
     switch (c) {
     case 'd':
@@ -186,7 +186,7 @@ static bool convert(struct outbuf *o, char c, int longs, const struct spec *sp,
 
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
-    struct outbuf o = { .buf = buf, .size = size, .len = 0 };
+    struct outbuf o = {.buf = buf, .size = size, .len = 0};
     va_list args;
 
     va_copy(args, ap);

@@ -23,7 +23,7 @@
 #include "printk.h"
 #include "smp.h"
 
-#define SIP_SSIP (1UL << 1)   /* supervisor software interrupt pending */
+#define SIP_SSIP (1UL << 1) /* supervisor software interrupt pending */
 #define HART_START_TIMEOUT_MS 1000
 
 /* Stacks: entry.S reads the two constants and indexes hart_stacks. */
@@ -82,7 +82,8 @@ static uint64_t read_time(void)
 /* Wait until h says it is online; false after HART_START_TIMEOUT_MS. */
 static bool wait_online(struct hart *h)
 {
-    uint64_t limit = read_time() + FALLBACK_TIMEBASE_HZ / 1000 * HART_START_TIMEOUT_MS;
+    uint64_t limit =
+        read_time() + FALLBACK_TIMEBASE_HZ / 1000 * HART_START_TIMEOUT_MS;
 
     while (!h->online)
         if (read_time() > limit)

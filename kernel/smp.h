@@ -25,17 +25,17 @@ struct machine;
 typedef void (*smp_work_fn)(void *arg);
 
 struct hart {
-    uintptr_t stack_hi;              /* top of its kernel stack: entry.S reads
-                                        this word at offset 0 */
-    uintptr_t trap_hi;               /* top of its trap stack: offset 8 */
-    uintptr_t stack_lo;              /* bottom of its kernel stack */
-    uintptr_t trap_lo;               /* bottom of its trap stack */
-    uint32_t hartid;                 /* the hart id SBI and the tree use */
-    unsigned int node;               /* its NUMA node, from the tree */
-    volatile bool online;            /* set by the hart itself once running */
-    volatile unsigned int in_panic;  /* panics in progress on this hart */
-    smp_work_fn volatile work;       /* function to run next, or NULL */
-    void *volatile work_arg;         /* its argument */
+    uintptr_t stack_hi;             /* top of its kernel stack: entry.S reads
+                                       this word at offset 0 */
+    uintptr_t trap_hi;              /* top of its trap stack: offset 8 */
+    uintptr_t stack_lo;             /* bottom of its kernel stack */
+    uintptr_t trap_lo;              /* bottom of its trap stack */
+    uint32_t hartid;                /* the hart id SBI and the tree use */
+    unsigned int node;              /* its NUMA node, from the tree */
+    volatile bool online;           /* set by the hart itself once running */
+    volatile unsigned int in_panic; /* panics in progress on this hart */
+    smp_work_fn volatile work;      /* function to run next, or NULL */
+    void *volatile work_arg;        /* its argument */
 };
 
 /* The running hart's struct (read from tp). */
@@ -47,8 +47,15 @@ static inline struct hart *this_hart(void)
     return h;
 }
 
-static inline uint32_t smp_hartid(void) { return this_hart()->hartid; }
-static inline unsigned int smp_this_node(void) { return this_hart()->node; }
+static inline uint32_t smp_hartid(void)
+{
+    return this_hart()->hartid;
+}
+
+static inline unsigned int smp_this_node(void)
+{
+    return this_hart()->node;
+}
 
 /* The struct of hart `hartid`, or NULL when hartid >= MAX_HARTS. */
 struct hart *smp_hart(uint32_t hartid);

@@ -24,7 +24,10 @@ struct spinlock {
     const char *name;         /* for panic messages */
 };
 
-#define SPINLOCK_INIT(n) { .locked = 0, .owner = SPIN_NO_OWNER, .name = (n) }
+#define SPINLOCK_INIT(n)                                                       \
+    {                                                                          \
+        .locked = 0, .owner = SPIN_NO_OWNER, .name = (n)                       \
+    }
 
 /* Spin until the lock is ours. Panics if this hart holds it already. */
 void spin_lock(struct spinlock *l);

@@ -15,7 +15,8 @@
  * to memset or memcpy - inside memset that would call itself for ever.
  * This attribute tells it not to, for the three functions at risk.
  */
-#define NO_LOOP_TO_CALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#define NO_LOOP_TO_CALL                                                        \
+    __attribute__((optimize("no-tree-loop-distribute-patterns")))
 
 /*
  * memset is the one hot function: boot zeroes the whole frame table with
@@ -46,7 +47,8 @@ NO_LOOP_TO_CALL void *memcpy(void *dst, const void *src, size_t n)
     return dst;
 }
 
-/* Copy backwards when dst lies above src, so overlapping bytes are read first. */
+/* Copy backwards when dst lies above src, so overlapping bytes are read first.
+ */
 NO_LOOP_TO_CALL void *memmove(void *dst, const void *src, size_t n)
 {
     unsigned char *d = dst;

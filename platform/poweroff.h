@@ -14,10 +14,12 @@
 #include <numbat/types.h>
 
 /* Exit statuses (docs/boot-output.md). */
-#define EXIT_PASS      0 /* tests passed, or `halt` */
+#define EXIT_PASS 0      /* tests passed, or `halt` */
 #define EXIT_TEST_FAIL 1 /* at least one in-kernel test failed */
-#define EXIT_PANIC     2 /* the kernel panicked */
-#define EXIT_BAD_ARGS  3 /* the boot arguments asked for something impossible */
+#define EXIT_PANIC 2     /* the kernel panicked */
+#define EXIT_BAD_ARGS                                                          \
+    3 /* the boot arguments asked for something impossible                     \
+       */
 
 /* Use the sifive,test device at base (0: none known, SBI shutdown only). */
 void poweroff_init(paddr_t base);

@@ -9,15 +9,15 @@
 #include "sbi.h"
 
 /* SBI error numbers, from the SBI specification's table of errors. */
-#define SBI_ERR_FAILED           -1
-#define SBI_ERR_NOT_SUPPORTED    -2
-#define SBI_ERR_INVALID_PARAM    -3
-#define SBI_ERR_DENIED           -4
-#define SBI_ERR_INVALID_ADDRESS  -5
+#define SBI_ERR_FAILED -1
+#define SBI_ERR_NOT_SUPPORTED -2
+#define SBI_ERR_INVALID_PARAM -3
+#define SBI_ERR_DENIED -4
+#define SBI_ERR_INVALID_ADDRESS -5
 #define SBI_ERR_ALREADY_AVAILABLE -6
 
-struct sbiret sbi_ecall(long ext, long fid, unsigned long a0,
-                        unsigned long a1, unsigned long a2)
+struct sbiret sbi_ecall(long ext, long fid, unsigned long a0, unsigned long a1,
+                        unsigned long a2)
 {
     register unsigned long r_a0 __asm__("a0") = a0;
     register unsigned long r_a1 __asm__("a1") = a1;
@@ -38,13 +38,20 @@ struct sbiret sbi_ecall(long ext, long fid, unsigned long a0,
 int sbi_to_errno(long sbi_error)
 {
     switch (sbi_error) {
-    case 0:                         return 0;
-    case SBI_ERR_NOT_SUPPORTED:     return -ENOSYS;
-    case SBI_ERR_INVALID_PARAM:     return -EINVAL;
-    case SBI_ERR_INVALID_ADDRESS:   return -EFAULT;
-    case SBI_ERR_ALREADY_AVAILABLE: return -EBUSY;
-    case SBI_ERR_DENIED:            return -EBUSY;
-    default:                        return -EIO;
+    case 0:
+        return 0;
+    case SBI_ERR_NOT_SUPPORTED:
+        return -ENOSYS;
+    case SBI_ERR_INVALID_PARAM:
+        return -EINVAL;
+    case SBI_ERR_INVALID_ADDRESS:
+        return -EFAULT;
+    case SBI_ERR_ALREADY_AVAILABLE:
+        return -EBUSY;
+    case SBI_ERR_DENIED:
+        return -EBUSY;
+    default:
+        return -EIO;
     }
 }
 

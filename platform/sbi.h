@@ -22,9 +22,9 @@
 
 #define SBI_EXT_LEGACY_PUTCHAR 0x01
 #define SBI_EXT_LEGACY_GETCHAR 0x02
-#define SBI_EXT_IPI            0x735049     /* "sPI" */
-#define SBI_EXT_HSM            0x48534D     /* "HSM" */
-#define SBI_EXT_SRST           0x53525354   /* "SRST" */
+#define SBI_EXT_IPI 0x735049    /* "sPI" */
+#define SBI_EXT_HSM 0x48534D    /* "HSM" */
+#define SBI_EXT_SRST 0x53525354 /* "SRST" */
 
 struct sbiret {
     long error; /* 0 or a negative SBI error number */
@@ -32,8 +32,8 @@ struct sbiret {
 };
 
 /* The raw call: extension, function, three arguments. */
-struct sbiret sbi_ecall(long ext, long fid, unsigned long a0,
-                        unsigned long a1, unsigned long a2);
+struct sbiret sbi_ecall(long ext, long fid, unsigned long a0, unsigned long a1,
+                        unsigned long a2);
 
 /* An SBI error number as a Numbat code: 0, -EINVAL, -ENOSYS, ... */
 int sbi_to_errno(long sbi_error);
@@ -49,7 +49,8 @@ int sbi_console_getchar(void);
  * Returns 0, or -EINVAL (bad address), -EBUSY (already started),
  * -ENODEV (no such hart) or -EIO.
  */
-int sbi_hart_start(unsigned long hartid, paddr_t start_pa, unsigned long opaque);
+int sbi_hart_start(unsigned long hartid, paddr_t start_pa,
+                   unsigned long opaque);
 
 /* Raise a supervisor software interrupt on one hart. 0 or a negative code. */
 int sbi_send_ipi_one(unsigned long hartid);

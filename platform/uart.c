@@ -22,11 +22,11 @@
 #define UART_LSR 5
 
 #define LSR_DATA_READY 0x01
-#define LSR_THR_EMPTY  0x20
+#define LSR_THR_EMPTY 0x20
 #define FCR_ENABLE_FIFOS 0x07 /* enable, clear receive and transmit FIFOs */
 
 static volatile uint8_t *uart_regs; /* NULL until uart_init() */
-static uint32_t uart_shift;         /* register spacing: 1 << uart_shift bytes */
+static uint32_t uart_shift; /* register spacing: 1 << uart_shift bytes */
 
 static uint8_t uart_read(unsigned int reg)
 {

@@ -21,8 +21,8 @@
 #include <numbat/types.h>
 
 void *memset(void *dst, int c, size_t n);
-void *memcpy(void *dst, const void *src, size_t n);    /* no overlap */
-void *memmove(void *dst, const void *src, size_t n);   /* overlap allowed */
+void *memcpy(void *dst, const void *src, size_t n);  /* no overlap */
+void *memmove(void *dst, const void *src, size_t n); /* overlap allowed */
 int memcmp(const void *a, const void *b, size_t n);
 void *memchr(const void *s, int c, size_t n);
 size_t strlen(const char *s);
