@@ -466,6 +466,43 @@ TEST(fdt_walkers)
     free(b.data);
 }
 
+/*
+ * Walkers given offsets that are not nodes: every offset from -8 to past
+ * the end of the struct block, and a struct fdt that never opened. Expect
+ * each answer to be a negative code or an offset inside the struct block,
+ * and (ASan) no read outside the blob.
+ */
+TEST(fdt_walkers_refuse_bad_offsets)
+{
+    struct blob b = load_dtb("qemu-1node");
+    struct fdt fdt, unopened;
+    struct fdt_prop p;
+    const char *why;
+    int limit;
+
+    REQUIRE(fdt_open(&fdt, b.data, b.size, &why) == 0, "%s", why);
+    limit = (int)fdt.struct_size;
+    for (int off = -8; off < limit + 8; off++) {
+        int depth = 0;
+        int got[] = {fdt_first_child(&fdt, off), fdt_next_sibling(&fdt, off),
+                     fdt_next_node(&fdt, off, &depth),
+                     fdt_first_prop(&fdt, off, &p),
+                     fdt_next_prop(&fdt, off, &p)};
+
+        for (unsigned int i = 0; i < sizeof(got) / sizeof(got[0]); i++)
+            EXPECT(got[i] < limit, "offset %d: call %u gave %d", off, i,
+                   got[i]);
+        (void)fdt_node_name(&fdt, off);
+        (void)fdt_prop(&fdt, off, "reg", NULL);
+    }
+    EXPECT_EQ(fdt_open(&unopened, b.data, 10, &why), -EBADMSG);
+    EXPECT_EQ(fdt_root(&unopened), -ENOENT);
+    EXPECT_EQ(fdt_find_path(&unopened, "/cpus"), -ENOENT);
+    EXPECT_EQ(fdt_first_child(&unopened, 0), -ENOENT);
+    EXPECT_EQ(fdt_find_compatible(&unopened, -1, "ns16550a"), -ENOENT);
+    free(b.data);
+}
+
 /* --- a tiny blob builder -------------------------------------------------- */
 
 #define FDT_BEGIN_NODE 1
