@@ -105,7 +105,8 @@ void board_read_tree(paddr_t pa)
     blob = (const void *)(uintptr_t)pa;
     err = machine_from_fdt(&machine, blob, dtb_size, &why);
     if (err)
-        panic("board_read_tree: device tree at 0x%lx: %s (%s)",
+        panic("board_read_tree: device tree at 0x%lx: %s (%s); fix the "
+              "tree, or boot without -dtb",
               (unsigned long)pa, why, errno_name(err));
     if (machine.nr_banks == 0)
         panic("board_read_tree: device tree at 0x%lx: no memory banks",
