@@ -390,7 +390,10 @@ def write_ninja(args, tools, argv):
     # runs configure.py again before building.
     read = ['$top/configure.py'] + [f'$top/{d}' for d in SOURCE_DIRS
                                     if os.path.isdir(os.path.join(TOP, d))]
-    w(f'build {ninja_file(args)}: configure | {" ".join(read)}')
+    # Named relative to where ninja runs (the top, or the build folder with
+    # -C): ninja only notices that it must regenerate its own manifest when
+    # the edge's output is spelled the way ninja opened it.
+    w(f'build build.ninja: configure | {" ".join(read)}')
     w('  confargs = ' + ' '.join(shlex.quote(a) for a in argv
                                  if a != '--install-deps'))
     with open(ninja_file(args), 'w') as f:
