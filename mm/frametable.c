@@ -21,9 +21,9 @@
 #include "mm/frametable.h"
 #include "mm/hooks.h"
 
-static struct page_info *frametable;  /* entry i describes frame first + i */
-static mfn_t ft_first;                /* lowest frame the table describes */
-static mfn_t ft_end;                  /* one past the highest */
+struct page_info *frametable;  /* entry i describes frame frametable_first_mfn + i */
+mfn_t frametable_first_mfn;    /* lowest frame the table describes */
+mfn_t frametable_end_mfn;      /* one past the highest */
 
 size_t frametable_bytes(mfn_t first, mfn_t end)
 {
@@ -36,63 +36,27 @@ void frametable_init(mfn_t first, mfn_t end, void *mem)
 {
     if (first >= end || mem == NULL)
         mm_hook_panic("frametable_init: empty frame range [0x%lx, 0x%lx) "
-                      "or no memory (%p)", first,
-                      end, mem);
+                      "or no memory (%p)", first, end, mem);
     __builtin_memset(mem, 0, frametable_bytes(first, end));
     frametable = mem;
-    ft_first = first;
-    ft_end = end;
+    frametable_first_mfn = first;
+    frametable_end_mfn = end;
 }
 
 void frametable_mark_hole(mfn_t s, mfn_t e)
 {
-    if (s > e || s < ft_first || e > ft_end)
+    if (s > e || s < frametable_first_mfn || e > frametable_end_mfn)
         mm_hook_panic("frametable_mark_hole: [0x%lx, 0x%lx) is not inside "
-                      "the frame table [0x%lx, 0x%lx)", s,
-                      e, ft_first,
-                      ft_end);
+                      "the frame table [0x%lx, 0x%lx)", s, e,
+                      frametable_first_mfn, frametable_end_mfn);
     for (mfn_t mfn = s; mfn < e; mfn++) {
         struct page_info *pg = mfn_to_page(mfn);
 
         if (!page_state_is(pg, PAGE_STATE_UNINITIALISED))
             mm_hook_panic("frametable_mark_hole: frame 0x%lx is %s, too late "
-                          "to call it a hole", mfn,
-                          page_state_name(page_state(pg)));
+                          "to call it a hole", mfn, page_state_name(page_state(pg)));
         page_set_flags(pg, PGC_HOLE);
     }
-}
-
-struct page_info *mfn_to_page(mfn_t mfn)
-{
-    ASSERT(frametable_covers(mfn));
-    return &frametable[mfn - ft_first];
-}
-
-mfn_t page_to_mfn(const struct page_info *pg)
-{
-    ASSERT(pg >= frametable && pg < frametable + (ft_end - ft_first));
-    return ft_first + (mfn_t)(pg - frametable);
-}
-
-bool frametable_covers(mfn_t mfn)
-{
-    return frametable != NULL && mfn >= ft_first && mfn < ft_end;
-}
-
-bool mfn_valid(mfn_t mfn)
-{
-    return frametable_covers(mfn) &&
-           !page_has_flag(&frametable[mfn - ft_first], PGC_HOLE);
-}
-
-mfn_t frametable_first(void)
-{
-    return ft_first;
-}
-
-mfn_t frametable_end(void)
-{
-    return ft_end;
 }
 
 /* page_state_name() lives here because the table is what holds the states. */

@@ -16,6 +16,7 @@
 
 #include <numbat/types.h>
 
+#include "mm/hooks.h"
 #include "mm/page.h"
 
 /* Bytes of frame table needed for frames [first, end). */
@@ -35,20 +36,52 @@ void frametable_init(mfn_t first, mfn_t end, void *mem);
  */
 void frametable_mark_hole(mfn_t s, mfn_t e);
 
+/*
+ * The table itself. Only mm/frametable.c writes these; everyone reads them
+ * through the helpers below, which are inline because the heap calls them
+ * for every frame it touches.
+ */
+extern struct page_info *frametable;  /* entry i describes frame frametable_first_mfn + i */
+extern mfn_t frametable_first_mfn;    /* lowest frame the table describes */
+extern mfn_t frametable_end_mfn;      /* one past the highest (first == end: no table) */
+
+/* True if mfn lies inside the table (a hole or RAM). One compare. */
+static inline bool frametable_covers(mfn_t mfn)
+{
+    return mfn - frametable_first_mfn < frametable_end_mfn - frametable_first_mfn;
+}
+
 /* The page_info of frame mfn. mfn must lie in the table (ASSERTed). */
-struct page_info *mfn_to_page(mfn_t mfn);
+static inline struct page_info *mfn_to_page(mfn_t mfn)
+{
+    ASSERT(frametable_covers(mfn));
+    return &frametable[mfn - frametable_first_mfn];
+}
 
 /* The frame that pg describes. pg must point into the table (ASSERTed). */
-mfn_t page_to_mfn(const struct page_info *pg);
+static inline mfn_t page_to_mfn(const struct page_info *pg)
+{
+    ASSERT(pg >= frametable &&
+           pg < frametable + (frametable_end_mfn - frametable_first_mfn));
+    return frametable_first_mfn + (mfn_t)(pg - frametable);
+}
 
 /* True if mfn is RAM that the table describes: inside it and not a hole. */
-bool mfn_valid(mfn_t mfn);
-
-/* True if mfn lies inside the table (a hole or RAM). */
-bool frametable_covers(mfn_t mfn);
+static inline bool mfn_valid(mfn_t mfn)
+{
+    return frametable_covers(mfn) &&
+           !(page_count_info(&frametable[mfn - frametable_first_mfn]) & PGC_HOLE);
+}
 
 /* The table's frames: [frametable_first(), frametable_end()). */
-mfn_t frametable_first(void);
-mfn_t frametable_end(void);
+static inline mfn_t frametable_first(void)
+{
+    return frametable_first_mfn;
+}
+
+static inline mfn_t frametable_end(void)
+{
+    return frametable_end_mfn;
+}
 
 #endif /* MM_FRAMETABLE_H */

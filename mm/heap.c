@@ -269,33 +269,84 @@ static void free_in_blocks(mfn_t s, mfn_t e)
 }
 
 /*
- * Claim the run of frames from s (valid RAM) to the first hole, frame of
- * another node, or e: record each frame's node, count the init, mark it
- * inuse (flags kept). Returns the end of the run; *node is its node.
+ * Claim frames [s, e) of node `node` for the heap, stopping at the first
+ * hole or frame of another node: count the init, record the node, mark the
+ * frame inuse (flags kept). Returns where it stopped.
  */
-static mfn_t claim_node_run(mfn_t s, mfn_t e, unsigned int *node)
+static mfn_t claim_frames(mfn_t s, mfn_t e, unsigned int node)
 {
-    unsigned int n = mm_hook_mfn_to_node(s);
     mfn_t m;
 
-    if (n >= MAX_NUMNODES)
-        mm_hook_panic("init_heap_pages: frame 0x%lx is RAM in the frame table "
-                      "but the node map gives it node %u", s, n);
     for (m = s; m < e; m++) {
         struct page_info *pg = mfn_to_page(m);
         uint64_t ci = page_count_info(pg);
 
-        if ((ci & PGC_HOLE) || (m != s && mm_hook_mfn_to_node(m) != n))
+        if ((ci & PGC_HOLE) || mm_hook_mfn_to_node(m) != node)
             break;
         if (pgc_state(ci) != PAGE_STATE_UNINITIALISED)
             mm_hook_panic("init_heap_pages: frame 0x%lx is %s, not uninitialised",
                           m, page_state_name(pgc_state(ci)));
-        pg->node = (uint8_t)n;
+        pg->node = (uint8_t)node;
         pg->nr_inits++;
         WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_INUSE));
     }
-    *node = n;
     return m;
+}
+
+/*
+ * Hand the run of node `node` that starts at s to the heap, one largest
+ * aligned block at a time: claim the block's frames, then free the block.
+ * (Block by block, so the free finds the block's page_info still in the
+ * cache.) Returns where the run ended: a hole, another node's frame, or e.
+ */
+static mfn_t init_node_run(mfn_t s, mfn_t e, unsigned int node)
+{
+    while (s < e) {
+        unsigned int order = largest_block_order(s, e);
+        mfn_t block_end = s + ((mfn_t)1 << order);
+        mfn_t claimed = claim_frames(s, block_end, node);
+
+        if (claimed < block_end) {      /* the run ends inside this block */
+            free_in_blocks(s, claimed);
+            return claimed;
+        }
+        free_block_locked(s, order, false);
+        s = block_end;
+    }
+    return e;
+}
+
+/* Where the run of valid frames of `node` from s ends (reads only). */
+static mfn_t node_run_end(mfn_t s, mfn_t e, unsigned int node)
+{
+    while (s < e && mfn_valid(s) && mm_hook_mfn_to_node(s) == node)
+        s++;
+    return s;
+}
+
+/*
+ * The node's first frames to reach the heap create its heap (see
+ * mm/node_heap.c): the last NODE_HEAP_PAGES frames of the run are claimed
+ * and carved when the run is long enough, else the static pool is used.
+ * Returns the end of what is left for the buddy lists.
+ */
+static mfn_t create_node_heap(unsigned int node, mfn_t s, mfn_t run_end)
+{
+    if (run_end - s < NODE_HEAP_PAGES)
+        return node_heap_create(node, s, run_end);
+    claim_frames(run_end - NODE_HEAP_PAGES, run_end, node);
+    return node_heap_create(node, run_end - NODE_HEAP_PAGES, run_end);
+}
+
+/* The node of a frame the frame table calls RAM; a panic if it has none. */
+static unsigned int node_of_ram(mfn_t mfn)
+{
+    unsigned int node = mm_hook_mfn_to_node(mfn);
+
+    if (node >= MAX_NUMNODES)
+        mm_hook_panic("init_heap_pages: frame 0x%lx is RAM in the frame table "
+                      "but the node map gives it node %u", mfn, node);
+    return node;
 }
 
 /* MFN 0 stays out of the heap for good: it is parked as offlined. */
@@ -319,18 +370,20 @@ static void init_heap_pages_locked(mfn_t s, mfn_t e)
     }
     while (s < e) {
         unsigned int node;
-        mfn_t run_end, heap_end;
 
         if (!mfn_valid(s)) {          /* a hole: nothing to hand over */
             s++;
             continue;
         }
-        run_end = claim_node_run(s, e, &node);
-        heap_end = run_end;
-        if (node_heap_get(node) == NULL)
-            heap_end = node_heap_create(node, s, run_end);
-        free_in_blocks(s, heap_end);
-        s = run_end;
+        node = node_of_ram(s);
+        if (node_heap_get(node) == NULL) {
+            mfn_t run_end = node_run_end(s, e, node);
+
+            init_node_run(s, create_node_heap(node, s, run_end), node);
+            s = run_end;
+        } else {
+            s = init_node_run(s, e, node);
+        }
     }
 }
 
@@ -343,12 +396,17 @@ void init_heap_pages(mfn_t mfn, unsigned long nr_pages)
 
 /* ---- allocating ------------------------------------------------------------ */
 
-/* The highest zone whose frames all lie below 2^bits bytes (0: no limit). */
+/*
+ * The highest zone to look in: zones whose frames all lie below 2^bits
+ * bytes (bits 0: no limit), and no higher than the highest frame's zone.
+ */
 static unsigned int zone_limit(unsigned int bits)
 {
+    unsigned int top = mfn_zone(frametable_end() - 1);
+
     if (bits == 0 || bits >= PAGE_SHIFT + NR_ZONES)
-        return NR_ZONES - 1;
-    return bits > PAGE_SHIFT ? bits - PAGE_SHIFT : 0;
+        return top;
+    return bits > PAGE_SHIFT ? MIN(bits - PAGE_SHIFT, top) : 0;
 }
 
 /* A 2^order block from node `node`, highest zone first, zones <= max_zone. */

@@ -33,11 +33,13 @@ _Static_assert(NODE_HEAP_PAGES <= 4, "a node heap must fit in 4 pages");
 struct node_heap *node_heap_get(unsigned int node);
 
 /*
- * Create node `node`'s heap while frames [s, e) - all on that node, all in
- * state inuse, heap lock held - are on their way into the heap. Carves the
- * structures from the tail of [s, e) when the range is big enough, else
- * takes the node's slot in a static pool. Returns the end of what is left
- * for the heap: e - NODE_HEAP_PAGES after a carve, e otherwise.
+ * Create node `node`'s heap while frames [s, e), all on that node, are on
+ * their way into the heap (heap lock held). When [s, e) holds at least
+ * NODE_HEAP_PAGES frames, its last NODE_HEAP_PAGES frames - which the
+ * caller has already marked inuse - are carved for the structures;
+ * otherwise the node takes its slot in a static pool and no frame is
+ * touched. Returns the end of what is left for the heap: e - NODE_HEAP_PAGES
+ * after a carve, e otherwise.
  */
 mfn_t node_heap_create(unsigned int node, mfn_t s, mfn_t e);
 

@@ -2,8 +2,8 @@
  * tests/host/lib/sim.c - the simulated machine: every hook of mm/hooks.h,
  * implemented on the development host for the host tests and the bench.
  *
- *   lock        a pthread mutex; taking it twice on one thread is a panic
- *               (the heap lock is not recursive);
+ *   lock        a test-and-set spinlock like the kernel's; taking it twice
+ *               on one thread is a panic (the heap lock is not recursive);
  *   printk      "    # mm: ..." lines inside the KTAP output;
  *   panic       longjmp to the test's EXPECT_PANIC, or fail the test case;
  *   pa_to_va    an offset into one MAP_NORESERVE mapping; a hole is a panic;
@@ -16,7 +16,7 @@
 #define _GNU_SOURCE
 #include "sim.h"
 
-#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,30 +45,50 @@ static unsigned long pa_to_va_calls;    /* mm_hook_pa_to_va() calls counted */
 static bool quiet;                      /* drop printk output */
 static char last_printk[512];           /* the last printk message */
 
-static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_t lock_owner;            /* valid while lock_held */
-static volatile int lock_held;          /* 1 while some thread holds heap_lock */
+static int heap_lock;                   /* 1 while held: a test-and-set spinlock */
+static int lock_owner;                  /* sim_hart_id() of the holder, 0 = none */
+static __thread int hart_id;            /* this thread's id, from 1; 0 = unset */
+static int nr_hart_ids;                 /* ids handed out so far */
 static __thread int this_node = -1;     /* -1: the machine's boot_node */
 static __thread unsigned int last_bank; /* cache for mm_hook_mfn_to_node */
 
 /* ---- hooks --------------------------------------------------------------- */
 
+/* A small id per thread, so the lock can tell who holds it. */
+static int sim_hart_id(void)
+{
+    if (hart_id == 0)
+        hart_id = __atomic_add_fetch(&nr_hart_ids, 1, __ATOMIC_RELAXED);
+    return hart_id;
+}
+
+/* Like the kernel's spinlock: test-and-set, spin until the holder lets go. */
 void mm_hook_lock(void)
 {
-    if (lock_held && pthread_equal(lock_owner, pthread_self()))
+    int me = sim_hart_id();
+
+    if (__atomic_load_n(&lock_owner, __ATOMIC_RELAXED) == me)
         mm_hook_panic("mm_hook_lock: the heap lock is taken twice on one hart "
                       "(it is not recursive)");
-    pthread_mutex_lock(&heap_lock);
-    lock_owner = pthread_self();
-    lock_held = 1;
+    while (__atomic_exchange_n(&heap_lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&heap_lock, __ATOMIC_RELAXED))
+            sched_yield();
+    __atomic_store_n(&lock_owner, me, __ATOMIC_RELAXED);
 }
 
 void mm_hook_unlock(void)
 {
-    if (!lock_held || !pthread_equal(lock_owner, pthread_self()))
+    if (__atomic_load_n(&lock_owner, __ATOMIC_RELAXED) != sim_hart_id())
         mm_hook_panic("mm_hook_unlock: this hart does not hold the heap lock");
-    lock_held = 0;
-    pthread_mutex_unlock(&heap_lock);
+    __atomic_store_n(&lock_owner, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&heap_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* A panic on the hart that holds the lock lets go of it (tests go on). */
+static void sim_release_lock_if_mine(void)
+{
+    if (__atomic_load_n(&lock_owner, __ATOMIC_RELAXED) == sim_hart_id())
+        mm_hook_unlock();
 }
 
 void mm_hook_printk(const char *fmt, ...)
@@ -93,10 +113,7 @@ void mm_hook_panic(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(sim_panic_msg, sizeof(sim_panic_msg), fmt, ap);
     va_end(ap);
-    if (lock_held && pthread_equal(lock_owner, pthread_self())) {
-        lock_held = 0;
-        pthread_mutex_unlock(&heap_lock);
-    }
+    sim_release_lock_if_mine();
     if (sim_panic_armed) {
         sim_panic_armed = 0;
         longjmp(sim_panic_env, 1);
