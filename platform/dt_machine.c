@@ -117,8 +117,7 @@ static int add_bank(struct dt_reader *r, int node, paddr_t base, uint64_t size,
     if (m->nr_banks == MACHINE_MAX_BANKS)
         return fail(r, -E2BIG, "more than %u memory banks (MACHINE_MAX_BANKS)",
                     MACHINE_MAX_BANKS);
-    /* Insertion sort: shift larger bases up, keeping the table sorted by base.
-     */
+    /* Insertion sort: shift larger bases up; the table stays sorted. */
     for (i = m->nr_banks; i > 0 && m->banks[i - 1].base > base; i--)
         m->banks[i] = m->banks[i - 1];
     m->banks[i] = (struct mem_bank){.base = base, .size = size, .node = id};
@@ -126,8 +125,10 @@ static int add_bank(struct dt_reader *r, int node, paddr_t base, uint64_t size,
     return 0;
 }
 
-/* Every reg entry of one memory node becomes a bank (zero-size ones are
- * dropped). */
+/*
+ * Every reg entry of one memory node becomes a bank (zero-size ones are
+ * dropped).
+ */
 static int read_memory_node(struct dt_reader *r, int node)
 {
     unsigned int id, i;
@@ -208,8 +209,10 @@ static int read_memreserve(struct dt_reader *r)
     return 0;
 }
 
-/* Children of /reserved-memory with a reg; those with only "size" are left to
- * an OS that allocates them. */
+/*
+ * Children of /reserved-memory with a reg; those with only "size" are left
+ * to an OS that allocates them.
+ */
 static int read_reserved_memory(struct dt_reader *r)
 {
     const struct fdt *fdt = r->fdt;
@@ -252,8 +255,7 @@ static int read_chosen_string(struct dt_reader *r, int chosen, const char *name,
     return 0;
 }
 
-/* linux,initrd-start / -end: both or neither, 32 or 64 bits each, start <= end.
- */
+/* linux,initrd-start and -end: both or neither, 32 or 64 bits, start <= end. */
 static int read_initrd(struct dt_reader *r, int chosen)
 {
     struct machine *m = r->m;
@@ -394,8 +396,10 @@ static int read_distance_map(struct dt_reader *r)
 
 /* --- devices: the console UART and the power-off device ------------------- */
 
-/* The node stdout-path names ("/soc/serial@10000000:115200" or an alias), or
- * -ENOENT. */
+/*
+ * The node stdout-path names ("/soc/serial@10000000:115200" or an alias), or
+ * -ENOENT.
+ */
 static int stdout_node(const struct dt_reader *r)
 {
     char path[sizeof(r->m->stdout_path)];
@@ -511,8 +515,7 @@ int machine_add_reserved(struct machine *m, paddr_t base, uint64_t size,
         return -EINVAL;
     if (m->nr_reserved == MACHINE_MAX_RESERVED)
         return -ENOSPC;
-    /* Insertion sort: shift larger bases up, keeping the table sorted by base.
-     */
+    /* Insertion sort: shift larger bases up; the table stays sorted. */
     for (i = m->nr_reserved; i > 0 && m->reserved[i - 1].base > base; i--)
         m->reserved[i] = m->reserved[i - 1];
     m->reserved[i] =

@@ -347,8 +347,10 @@ static int check_header(struct fdt *fdt, const uint8_t *b, size_t max_size,
     return err;
 }
 
-/* Count /memreserve/ entries up to the (0, 0) terminator, which must be inside
- * totalsize. */
+/*
+ * Count /memreserve/ entries up to the (0, 0) terminator, which must be
+ * inside totalsize.
+ */
 static int check_rsvmap(struct fdt *fdt, const char **why)
 {
     const uint8_t *p = fdt->blob + fdt->rsvmap_off;
@@ -640,8 +642,10 @@ int fdt_find_phandle(const struct fdt *fdt, uint32_t phandle)
 
 /* --- reading properties --------------------------------------------------- */
 
-/* The first PROP token at or after off, skipping NOPs; stops at a child or
- * END_NODE. */
+/*
+ * The first PROP token at or after off, skipping NOPs; stops at a child or
+ * END_NODE.
+ */
 static int prop_at(const struct fdt *fdt, uint32_t off, struct fdt_prop *p)
 {
     struct token t;

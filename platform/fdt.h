@@ -74,8 +74,10 @@ int fdt_parent(const struct fdt *fdt, int node); /* or -ENOENT for the root */
  */
 int fdt_next_node(const struct fdt *fdt, int node, int *depth);
 
-/* The node's name with its unit address, e.g. "memory@80000000"; "" for the
- * root. */
+/*
+ * The node's name with its unit address, e.g. "memory@80000000"; "" for the
+ * root.
+ */
 const char *fdt_node_name(const struct fdt *fdt, int node);
 
 /*
@@ -85,8 +87,10 @@ const char *fdt_node_name(const struct fdt *fdt, int node);
  */
 int fdt_find_path(const struct fdt *fdt, const char *path);
 
-/* The first node after `from` (-1: from the root on) whose compatible list
- * holds `compat`. */
+/*
+ * The first node after `from` (-1: from the root on) whose compatible list
+ * holds `compat`.
+ */
 int fdt_find_compatible(const struct fdt *fdt, int from, const char *compat);
 
 /* The node whose "phandle" property is `phandle`, or -ENOENT. */

@@ -39,8 +39,10 @@ struct blob {
     size_t size;   /* how many */
 };
 
-/* Load BUILD/dtb/<name>.dtb, or end the test with a message saying how to build
- * it. */
+/*
+ * Load BUILD/dtb/<name>.dtb, or end the test with a message saying how to
+ * build it.
+ */
 static struct blob load_dtb(const char *name)
 {
     char exe[4096], path[4200];
@@ -111,8 +113,10 @@ static void expect_hart(const struct machine *m, unsigned int i, uint32_t id,
     EXPECT_EQ(m->hart_node[i], node);
 }
 
-/* Expect every pair of distinct nodes below nr to be `remote` apart, and 10
- * from themselves. */
+/*
+ * Expect every pair of distinct nodes below nr to be `remote` apart, and 10
+ * from themselves.
+ */
 static void expect_uniform_distance(const struct machine *m, unsigned int nr,
                                     unsigned int remote)
 {
@@ -647,8 +651,7 @@ static uint32_t b_str(struct dtb *b, const char *name, const char *s)
     return b_prop(b, name, s, strlen(s) + 1);
 }
 
-/* Lay the blocks out into b->blob. with_end: write the closing FDT_END token.
- */
+/* Lay the blocks out into b->blob; with_end: write the FDT_END token. */
 static void dtb_finish(struct dtb *b, bool with_end)
 {
     uint32_t struct_off = 40, rsv_off;
@@ -756,8 +759,10 @@ static int parse_exact(const uint8_t *blob, size_t size, struct machine *m,
     return err;
 }
 
-/* Expect the finished blob to be refused with `err` and a why containing
- * `part`. */
+/*
+ * Expect the finished blob to be refused with `err` and a why containing
+ * `part`.
+ */
 static void expect_rejected(struct dtb *b, int err, const char *part)
 {
     struct machine m;
@@ -826,8 +831,10 @@ TEST(truncated_at_every_length)
     free(full.data);
 }
 
-/* Bad magic, too old a version, too new a last-compatible version. Expect each
- * named. */
+/*
+ * Bad magic, too old a version, too new a last-compatible version. Expect
+ * each named. Version 16 (which has no size_dt_struct) is accepted.
+ */
 TEST(bad_header_fields)
 {
     struct dtb *b = minimal_machine();
@@ -843,6 +850,9 @@ TEST(bad_header_fields)
     set_header(b, H_LAST_COMP, 18);
     expect_rejected(b, -EBADMSG, "last compatible version 18");
     set_header(b, H_LAST_COMP, 16);
+    expect_accepted(b);
+    set_header(b, H_VERSION, 16); /* no size_dt_struct: runs to totalsize */
+    set_header(b, H_SIZE_STRUCT, 0xdeadbeef);
     expect_accepted(b);
     { /* no blob at all */
         struct machine m;
@@ -890,8 +900,10 @@ TEST(block_offsets_out_of_bounds)
     dtb_free(b);
 }
 
-/* The /memreserve/ block's (0, 0) terminator replaced by data. Expect "no (0,
- * 0) terminator". */
+/*
+ * The /memreserve/ block's (0, 0) terminator replaced by data. Expect "no
+ * (0, 0) terminator".
+ */
 TEST(memreserve_without_terminator)
 {
     struct dtb *b = minimal_machine();
@@ -977,8 +989,7 @@ TEST(depth_bomb)
          levels++) {
         struct dtb *b = minimal_machine();
 
-        /* minimal_machine left the root open: nest levels - 1 more nodes in it.
-         */
+        /* The root is open: nest levels - 1 more nodes in it. */
         for (unsigned int i = 1; i < levels; i++)
             b_begin(b, "deeper");
         for (unsigned int i = 0; i < levels; i++)
@@ -1113,8 +1124,10 @@ TEST(absurd_cell_counts)
     }
 }
 
-/* A memory reg of 3 cells under 2 + 2 cells. Expect "memory@80000000: reg is 12
- * bytes". */
+/*
+ * A memory reg of 3 cells under 2 + 2 cells. Expect "memory@80000000: reg is
+ * 12 bytes".
+ */
 TEST(reg_not_a_multiple_of_cells)
 {
     struct dtb *b = dtb_new();
