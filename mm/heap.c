@@ -119,14 +119,14 @@ static bool buddy_can_merge(mfn_t mfn, mfn_t buddy, unsigned int order,
 }
 
 /*
- * Put the 2^order block at mfn, whose frames are all inuse on node nh,
- * into the heap, merging it with its buddies as far as the rules allow.
+ * Put the 2^order block at mfn, whose frames are marked free and lie on
+ * node nh, on its free list, merging it with its buddies as far as the
+ * rules allow.
  */
 static void buddy_free(struct node_heap *nh, mfn_t mfn, unsigned int order)
 {
     unsigned int zone = mfn_zone(mfn);
 
-    block_set_state(mfn, order, PAGE_STATE_FREE);
     stats_freed(nh, zone, 1UL << order);
     while (order < MAX_ORDER) {
         mfn_t buddy = mfn ^ ((mfn_t)1 << order);
@@ -171,14 +171,19 @@ static mfn_t buddy_alloc(struct node_heap *nh, unsigned int zone, unsigned int o
 
 /* ---- freeing -------------------------------------------------------------- */
 
-/* Panic unless the 2^order block at mfn may be freed: every frame inuse,
- * heap-owned (no hole, no carved frame, not MFN 0), all on one node. */
-static void check_block_freeable(mfn_t mfn, unsigned int order)
+/*
+ * Take the 2^order block at mfn back: check that each frame may be freed -
+ * inuse, heap-owned (no hole, no carved frame, not MFN 0), on the block's
+ * node - and mark it free. (One pass, because for init_heap_pages this
+ * runs over every frame of RAM.) A frame that fails is a panic naming it;
+ * the frames before it are already marked, but a panic ends the machine.
+ */
+static void take_back_block(mfn_t mfn, unsigned int order)
 {
     unsigned int node = mfn_to_page(mfn)->node;
 
     for (mfn_t m = mfn; m < mfn + ((mfn_t)1 << order); m++) {
-        const struct page_info *pg = mfn_to_page(m);
+        struct page_info *pg = mfn_to_page(m);
         uint64_t ci = page_count_info(pg);
 
         if (ci & (PGC_HOLE | PGC_NODE_META) || m == 0)
@@ -193,18 +198,20 @@ static void check_block_freeable(mfn_t mfn, unsigned int order)
         if (pg->node != node)
             mm_hook_panic("free_heap_pages: block 0x%lx order %u spans nodes "
                           "%u and %u", mfn, order, node, pg->node);
+        WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_FREE));
     }
 }
 
 /*
- * The free path that free_heap_pages() and init_heap_pages() share: check,
- * poison (debug builds; never for init_heap_pages), merge.
+ * The free path that free_heap_pages() and init_heap_pages() share: take
+ * the frames back, poison them (debug builds; never for init_heap_pages),
+ * merge.
  */
 static void free_block_locked(mfn_t mfn, unsigned int order, bool poison)
 {
     struct node_heap *nh;
 
-    check_block_freeable(mfn, order);
+    take_back_block(mfn, order);
     if (poison)
         poison_freed(mfn, order);
     nh = node_heap_get(mfn_to_page(mfn)->node);
