@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Device trees QEMU cannot make for us: staged and malformed blobs.
+
+Some machines cannot be described with QEMU's -numa options. On QEMU 7.2
+a NUMA node with memory but no harts fails every way ("discontinuous
+hartids in socketN"). So we stage it:
+
+  1. ask QEMU for the tree it would give the guest
+     (`-machine virt,dumpdtb=FILE` with the same -m/-smp/-numa options);
+  2. decompile it with `dtc -I dtb -O dts`;
+  3. rewrite the text: the upper half of the last memory bank moves to a
+     new node with no harts, and the distance map grows a row for it;
+  4. compile it back with dtc and boot with `-dtb FILE`.
+
+QEMU still adds /chosen/bootargs and the initrd range to a -dtb tree, so
+-append and -initrd keep working. The RAM QEMU emulates is unchanged; only
+the kernel's view of which node owns it differs.
+
+The same steps make blobs that are wrong on purpose, for the tests of the
+kernel's device-tree checks (tests/qemu/test_badtree.py).
+
+Every function returns the path of a .dtb in `workdir`; RuntimeError with
+dtc's or QEMU's message when a step fails. Standard library only.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+
+CPULESS_NODE = 2            # the node staged without harts
+CPULESS_DISTANCES = {(0, 1): 20, (0, 2): 30, (1, 2): 20}
+
+
+def _dtc():
+    dtc = shutil.which('dtc')
+    if not dtc:
+        raise RuntimeError('dtc not found: sudo apt-get install device-tree-compiler')
+    return dtc
+
+
+def _check(cmd, what):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f'{what} failed (status {p.returncode}): '
+                           f'{(p.stderr or p.stdout).strip()[:500]}')
+    return p.stdout
+
+
+def dump_qemu_dts(qemu, machine_args, workdir):
+    """The device tree QEMU builds for these options, as dts text."""
+    os.makedirs(workdir, exist_ok=True)
+    key = hashlib.sha1(' '.join([qemu] + machine_args).encode()).hexdigest()[:12]
+    dtb = os.path.join(workdir, f'qemu-{key}.dtb')
+    if not os.path.exists(dtb):
+        args = list(machine_args)
+        i = args.index('-machine')
+        args[i + 1] += f',dumpdtb={dtb}.tmp'
+        _check([qemu] + args + ['-nographic', '-display', 'none'], 'QEMU dumpdtb')
+        os.replace(dtb + '.tmp', dtb)
+    return _check([_dtc(), '-q', '-I', 'dtb', '-O', 'dts', dtb], 'dtc decompile')
+
+
+def compile_dts(text, workdir, name):
+    """dts text -> workdir/NAME.dtb (dtc warnings are not errors)."""
+    os.makedirs(workdir, exist_ok=True)
+    src = os.path.join(workdir, name + '.dts')
+    out = os.path.join(workdir, name + '.dtb')
+    with open(src, 'w') as f:
+        f.write(text)
+    _check([_dtc(), '-q', '-I', 'dts', '-O', 'dtb', '-o', out, src], f'dtc {src}')
+    return out
+
+
+MEM_RE = re.compile(r'(\tmemory@([0-9a-f]+) \{\n(?:\t\t[^\n]*\n)*?\t\};\n)')
+
+
+def memory_nodes(dts):
+    """[(text, base, size, node)] for every memory node of a dumped tree
+    (QEMU's trees use 2 address and 2 size cells)."""
+    out = []
+    for m in MEM_RE.finditer(dts):
+        text = m.group(1)
+        reg = re.search(r'reg = <([^>]*)>', text).group(1).split()
+        cells = [int(c, 16) for c in reg]
+        nid = re.search(r'numa-node-id = <(0x[0-9a-f]+)>', text)
+        out.append((text, (cells[0] << 32) | cells[1], (cells[2] << 32) | cells[3],
+                    int(nid.group(1), 16) if nid else 0))
+    return out
+
+
+def memory_node_text(base, size, node):
+    return (f'\tmemory@{base:x} {{\n\t\tnuma-node-id = <0x{node:x}>;\n'
+            f'\t\tdevice_type = "memory";\n'
+            f'\t\treg = <0x{base >> 32:x} 0x{base & 0xffffffff:x} '
+            f'0x{size >> 32:x} 0x{size & 0xffffffff:x}>;\n\t}};\n')
+
+
+def distance_matrix(distances, nodes):
+    cells = []
+    for a in range(nodes):
+        for b in range(nodes):
+            d = 10 if a == b else distances.get((min(a, b), max(a, b)), 20)
+            cells += [a, b, d]
+    return 'distance-matrix = <' + ' '.join(f'0x{c:x}' for c in cells) + '>;'
+
+
+def cpuless_dts(dts):
+    """Rewrite a dumped multi-node tree: the top half of the last bank goes
+    to node CPULESS_NODE, which has no harts."""
+    banks = memory_nodes(dts)
+    if not banks:
+        raise RuntimeError('the dumped tree has no memory node to split')
+    text, base, size, node = banks[-1]
+    half = (size // 2) & ~0x1fffff      # keep 2 MiB alignment
+    new = (memory_node_text(base, half, node)
+           + '\n' + memory_node_text(base + half, size - half, CPULESS_NODE))
+    dts = dts.replace(text, new)
+    dts, n = re.subn(r'distance-matrix = <[^>]*>;',
+                     distance_matrix(CPULESS_DISTANCES, CPULESS_NODE + 1), dts)
+    if n != 1:
+        raise RuntimeError('the dumped tree has no distance-map to extend '
+                           '(stage cpuless from a tree with at least 2 nodes)')
+    return dts
+
+
+def stage(name, qemu, machine_args, workdir):
+    """Stage the tree for topology step `name` ('cpuless'); its .dtb path."""
+    if name != 'cpuless':
+        raise RuntimeError(f'no staging step called {name!r}')
+    dts = cpuless_dts(dump_qemu_dts(qemu, machine_args, workdir))
+    key = hashlib.sha1(dts.encode()).hexdigest()[:12]
+    return compile_dts(dts, workdir, f'cpuless-{key}')
+
+
+def bad_memory_reg(qemu, machine_args, workdir):
+    """QEMU's tree with the first memory node's reg cut to 3 cells (not a
+    multiple of #address-cells + #size-cells = 4)."""
+    dts = dump_qemu_dts(qemu, machine_args, workdir)
+    text, base, size, node = memory_nodes(dts)[0]
+    bad = re.sub(r'reg = <([^>]*)>',
+                 lambda m: 'reg = <' + ' '.join(m.group(1).split()[:3]) + '>', text)
+    return compile_dts(dts.replace(text, bad), workdir, 'bad-memory-reg')
+
+
+def no_memory(qemu, machine_args, workdir):
+    """QEMU's tree with every memory node removed: no RAM at all."""
+    dts = dump_qemu_dts(qemu, machine_args, workdir)
+    for text, *_ in memory_nodes(dts):
+        dts = dts.replace(text, '')
+    return compile_dts(dts, workdir, 'no-memory')
+
+
+def truncated(qemu, machine_args, workdir, keep=0.5):
+    """QEMU's blob cut to `keep` of its length (header left as it was)."""
+    dts = dump_qemu_dts(qemu, machine_args, workdir)
+    whole = compile_dts(dts, workdir, 'whole')
+    with open(whole, 'rb') as f:
+        blob = f.read()
+    out = os.path.join(workdir, 'truncated.dtb')
+    with open(out, 'wb') as f:
+        f.write(blob[:int(len(blob) * keep)])
+    return out
+
+
+def garbage(workdir, size=4096, seed=1):
+    """`size` bytes of deterministic noise: not a device tree at all."""
+    os.makedirs(workdir, exist_ok=True)
+    out = os.path.join(workdir, 'garbage.dtb')
+    data, x = bytearray(), seed
+    while len(data) < size:
+        x = (x * 6364136223846793005 + 1442695040888963407) & (2**64 - 1)
+        data += (x >> 33).to_bytes(4, 'little')
+    with open(out, 'wb') as f:
+        f.write(bytes(data[:size]))
+    return out
