@@ -32,20 +32,21 @@
 #include "mm/hooks.h"
 
 struct bootmem_range {
-    mfn_t s;  /* first free frame */
-    mfn_t e;  /* one past the last free frame */
+    mfn_t s; /* first free frame */
+    mfn_t e; /* one past the last free frame */
 };
 
 static struct bootmem_range ranges[BOOTMEM_MAX_RANGES]; /* sorted, disjoint */
 static unsigned int nr_ranges;                          /* entries in use */
-static bool closed;                                     /* end_boot_allocator() ran */
+static bool closed; /* end_boot_allocator() ran */
 
 /* Every bootmem entry point starts here: after the handover, stop loudly. */
 static void bootmem_check_open(const char *fn)
 {
     if (closed)
         mm_hook_panic("%s: the boot allocator is closed (end_boot_allocator "
-                      "has run); use alloc_heap_pages() instead", fn);
+                      "has run); use alloc_heap_pages() instead",
+                      fn);
 }
 
 /* Open a gap at index i (ranges i.. move up one). Caller checked for room. */
@@ -53,7 +54,7 @@ static void ranges_insert_at(unsigned int i, mfn_t s, mfn_t e)
 {
     for (unsigned int j = nr_ranges; j > i; j--)
         ranges[j] = ranges[j - 1];
-    ranges[i] = (struct bootmem_range){ s, e };
+    ranges[i] = (struct bootmem_range){s, e};
     nr_ranges++;
 }
 
@@ -92,16 +93,16 @@ static int range_cut(unsigned int i, mfn_t s, mfn_t e)
 {
     struct bootmem_range r = ranges[i];
 
-    if (s <= r.s && e >= r.e) {           /* covers it all */
+    if (s <= r.s && e >= r.e) { /* covers it all */
         ranges_remove_at(i);
-    } else if (s > r.s && e < r.e) {      /* in the middle: split in two */
+    } else if (s > r.s && e < r.e) { /* in the middle: split in two */
         if (nr_ranges == BOOTMEM_MAX_RANGES)
             return -ENOSPC;
         ranges[i].e = s;
         ranges_insert_at(i + 1, e, r.e);
-    } else if (s <= r.s) {                /* covers its start */
+    } else if (s <= r.s) { /* covers its start */
         ranges[i].s = e;
-    } else {                              /* covers its end */
+    } else { /* covers its end */
         ranges[i].e = s;
     }
     return 0;
@@ -123,7 +124,7 @@ int bootmem_reserve_range(mfn_t s, mfn_t e)
         err = range_cut(i, s, e);
         if (err)
             return err;
-        if (nr_ranges >= before)  /* range i still exists: move past it */
+        if (nr_ranges >= before) /* range i still exists: move past it */
             i++;
     }
     return 0;
@@ -151,8 +152,8 @@ mfn_t alloc_boot_pages(unsigned long nr_pages, unsigned long align_pages)
         return s;
     }
     mm_hook_panic("alloc_boot_pages: out of boot memory: no free range holds "
-                  "%lu pages aligned to %lu (%u ranges left)", nr_pages,
-                  align_pages, nr_ranges);
+                  "%lu pages aligned to %lu (%u ranges left)",
+                  nr_pages, align_pages, nr_ranges);
 }
 
 /* Hand the ranges whose first frame is (or is not) on `node` to the heap. */

@@ -33,7 +33,8 @@ int bootmem_reserve_range(mfn_t s, mfn_t e);
  */
 mfn_t alloc_boot_pages(unsigned long nr_pages, unsigned long align_pages);
 
-/* Hand every free range to the heap (the boot hart's node first), then close. */
+/* Hand every free range to the heap (the boot hart's node first), then close.
+ */
 void end_boot_allocator(void);
 
 /* True until end_boot_allocator() has run. */

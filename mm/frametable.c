@@ -21,9 +21,10 @@
 #include "mm/frametable.h"
 #include "mm/hooks.h"
 
-struct page_info *frametable;  /* entry i describes frame frametable_first_mfn + i */
-mfn_t frametable_first_mfn;    /* lowest frame the table describes */
-mfn_t frametable_end_mfn;      /* one past the highest */
+struct page_info
+    *frametable; /* entry i describes frame frametable_first_mfn + i */
+mfn_t frametable_first_mfn; /* lowest frame the table describes */
+mfn_t frametable_end_mfn;   /* one past the highest */
 
 size_t frametable_bytes(mfn_t first, mfn_t end)
 {
@@ -36,7 +37,8 @@ void frametable_init(mfn_t first, mfn_t end, void *mem)
 {
     if (first >= end || mem == NULL)
         mm_hook_panic("frametable_init: empty frame range [0x%lx, 0x%lx) "
-                      "or no memory (%p)", first, end, mem);
+                      "or no memory (%p)",
+                      first, end, mem);
     __builtin_memset(mem, 0, frametable_bytes(first, end));
     frametable = mem;
     frametable_first_mfn = first;
@@ -47,14 +49,15 @@ void frametable_mark_hole(mfn_t s, mfn_t e)
 {
     if (s > e || s < frametable_first_mfn || e > frametable_end_mfn)
         mm_hook_panic("frametable_mark_hole: [0x%lx, 0x%lx) is not inside "
-                      "the frame table [0x%lx, 0x%lx)", s, e,
-                      frametable_first_mfn, frametable_end_mfn);
+                      "the frame table [0x%lx, 0x%lx)",
+                      s, e, frametable_first_mfn, frametable_end_mfn);
     for (mfn_t mfn = s; mfn < e; mfn++) {
         struct page_info *pg = mfn_to_page(mfn);
 
         if (!page_state_is(pg, PAGE_STATE_UNINITIALISED))
             mm_hook_panic("frametable_mark_hole: frame 0x%lx is %s, too late "
-                          "to call it a hole", mfn, page_state_name(page_state(pg)));
+                          "to call it a hole",
+                          mfn, page_state_name(page_state(pg)));
         page_set_flags(pg, PGC_HOLE);
     }
 }

@@ -41,14 +41,15 @@ void frametable_mark_hole(mfn_t s, mfn_t e);
  * through the helpers below, which are inline because the heap calls them
  * for every frame it touches.
  */
-extern struct page_info *frametable;  /* entry i describes frame frametable_first_mfn + i */
-extern mfn_t frametable_first_mfn;    /* lowest frame the table describes */
-extern mfn_t frametable_end_mfn;      /* one past the highest (first == end: no table) */
+extern struct page_info *frametable; /* entry i: frame first_mfn + i */
+extern mfn_t frametable_first_mfn;   /* lowest frame the table describes */
+extern mfn_t frametable_end_mfn; /* one past the highest; == first: no table */
 
 /* True if mfn lies inside the table (a hole or RAM). One compare. */
 static inline bool frametable_covers(mfn_t mfn)
 {
-    return mfn - frametable_first_mfn < frametable_end_mfn - frametable_first_mfn;
+    return mfn - frametable_first_mfn <
+           frametable_end_mfn - frametable_first_mfn;
 }
 
 /* The page_info of frame mfn. mfn must lie in the table (ASSERTed). */
@@ -70,7 +71,8 @@ static inline mfn_t page_to_mfn(const struct page_info *pg)
 static inline bool mfn_valid(mfn_t mfn)
 {
     return frametable_covers(mfn) &&
-           !(page_count_info(&frametable[mfn - frametable_first_mfn]) & PGC_HOLE);
+           !(page_count_info(&frametable[mfn - frametable_first_mfn]) &
+             PGC_HOLE);
 }
 
 /* The table's frames: [frametable_first(), frametable_end()). */

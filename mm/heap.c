@@ -48,7 +48,7 @@
 #include "mm/numa.h"
 #include "mm/poison.h"
 
-/* ---- free lists: doubly linked through page_info.next / .prev ---------- */
+/* ---- free lists: doubly linked through page_info.next / .prev ------------ */
 
 static struct page_info **free_list(struct node_heap *nh, unsigned int zone,
                                     unsigned int order)
@@ -78,13 +78,15 @@ static void list_del(struct page_info **head, struct page_info *pg)
 
 /* ---- statistics ---------------------------------------------------------- */
 
-static void stats_freed(struct node_heap *nh, unsigned int zone, unsigned long n)
+static void stats_freed(struct node_heap *nh, unsigned int zone,
+                        unsigned long n)
 {
     nh->free_pages[zone] += n;
     nh->total_free += n;
 }
 
-static void stats_allocated(struct node_heap *nh, unsigned int zone, unsigned long n)
+static void stats_allocated(struct node_heap *nh, unsigned int zone,
+                            unsigned long n)
 {
     ASSERT(nh->free_pages[zone] >= n);
     nh->free_pages[zone] -= n;
@@ -101,7 +103,7 @@ static void block_set_state(mfn_t mfn, unsigned int order, unsigned int state)
         page_set_state(&pg[i], state);
 }
 
-/* ---- the buddy algorithm -------------------------------------------------- */
+/* ---- the buddy algorithm ------------------------------------------------- */
 
 /* May the free block at mfn (order `order`, on node nh) join its buddy? */
 static bool buddy_can_merge(mfn_t mfn, mfn_t buddy, unsigned int order,
@@ -145,7 +147,8 @@ static void buddy_free(struct node_heap *nh, mfn_t mfn, unsigned int order)
  * Take a 2^order block from zone `zone` of node nh: the first block of the
  * smallest order that fits, split down to size. INVALID_MFN if none.
  */
-static mfn_t buddy_alloc(struct node_heap *nh, unsigned int zone, unsigned int order)
+static mfn_t buddy_alloc(struct node_heap *nh, unsigned int zone,
+                         unsigned int order)
 {
     unsigned int j = order;
     struct page_info *pg;
@@ -156,7 +159,7 @@ static mfn_t buddy_alloc(struct node_heap *nh, unsigned int zone, unsigned int o
         return INVALID_MFN;
     pg = *free_list(nh, zone, j);
     list_del(free_list(nh, zone, j), pg);
-    while (j > order) {           /* split: the upper half stays free */
+    while (j > order) { /* split: the upper half stays free */
         struct page_info *upper;
 
         j--;
@@ -169,7 +172,17 @@ static mfn_t buddy_alloc(struct node_heap *nh, unsigned int zone, unsigned int o
     return page_to_mfn(pg);
 }
 
-/* ---- freeing -------------------------------------------------------------- */
+/* ---- freeing ------------------------------------------------------------- */
+
+/* Why frame mfn, with count_info ci, can never be freed into the heap. */
+static const char *not_heap_reason(mfn_t mfn, uint64_t ci)
+{
+    if (mfn == 0)
+        return "MFN 0";
+    if (ci & PGC_HOLE)
+        return "a hole, not RAM";
+    return "carved for a node heap's structures";
+}
 
 /*
  * Take the 2^order block at mfn back: check that each frame may be freed -
@@ -188,16 +201,18 @@ static void take_back_block(mfn_t mfn, unsigned int order)
 
         if (ci & (PGC_HOLE | PGC_NODE_META) || m == 0)
             mm_hook_panic("free_heap_pages: frame 0x%lx (%s) was never given "
-                          "out by the heap: it is %s", m, page_state_name(pgc_state(ci)),
-                          m == 0 ? "MFN 0" : ci & PGC_HOLE ? "a hole, not RAM"
-                          : "carved for a node heap's structures");
+                          "out by the heap: it is %s",
+                          m, page_state_name(pgc_state(ci)),
+                          not_heap_reason(m, ci));
         if (pgc_state(ci) != PAGE_STATE_INUSE)
             mm_hook_panic("free_heap_pages: frame 0x%lx is %s, not inuse%s", m,
                           page_state_name(pgc_state(ci)),
-                          pgc_state(ci) == PAGE_STATE_FREE ? " (double free?)" : "");
+                          pgc_state(ci) == PAGE_STATE_FREE ? " (double free?)"
+                                                           : "");
         if (pg->node != node)
             mm_hook_panic("free_heap_pages: block 0x%lx order %u spans nodes "
-                          "%u and %u", mfn, order, node, pg->node);
+                          "%u and %u",
+                          mfn, order, node, pg->node);
         WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_FREE));
     }
 }
@@ -224,13 +239,13 @@ static void check_block_args(const char *fn, mfn_t mfn, unsigned int order)
 {
     if (order > MAX_ORDER || !IS_ALIGNED(mfn, (mfn_t)1 << order))
         mm_hook_panic("%s: block 0x%lx order %u is not a block (order at most "
-                      "%u, first frame a multiple of 2^order)", fn, mfn, order,
-                      MAX_ORDER);
+                      "%u, first frame a multiple of 2^order)",
+                      fn, mfn, order, MAX_ORDER);
     if (!frametable_covers(mfn) ||
         !frametable_covers(mfn + ((mfn_t)1 << order) - 1))
         mm_hook_panic("%s: block 0x%lx order %u is outside the frame table "
-                      "[0x%lx, 0x%lx)", fn, mfn, order, frametable_first(),
-                      frametable_end());
+                      "[0x%lx, 0x%lx)",
+                      fn, mfn, order, frametable_first(), frametable_end());
 }
 
 static void init_heap_pages_locked(mfn_t s, mfn_t e);
@@ -250,14 +265,14 @@ void free_heap_pages(mfn_t mfn, unsigned int order)
     mm_hook_unlock();
 }
 
-/* ---- init_heap_pages: the way in ------------------------------------------ */
+/* ---- init_heap_pages: the way in ----------------------------------------- */
 
 /* The largest aligned block that starts at s and ends by e. */
 static unsigned int largest_block_order(mfn_t s, mfn_t e)
 {
     unsigned int order;
 
-    ASSERT(s != 0 && s < e);    /* MFN 0 never gets here: see keep_mfn0_out() */
+    ASSERT(s != 0 && s < e); /* MFN 0 never gets here: see keep_mfn0_out() */
     order = MIN((unsigned int)__builtin_ctzl(s), (unsigned int)MAX_ORDER);
     while (((mfn_t)1 << order) > e - s)
         order--;
@@ -291,8 +306,9 @@ static mfn_t claim_frames(mfn_t s, mfn_t e, unsigned int node)
         if ((ci & PGC_HOLE) || mm_hook_mfn_to_node(m) != node)
             break;
         if (pgc_state(ci) != PAGE_STATE_UNINITIALISED)
-            mm_hook_panic("init_heap_pages: frame 0x%lx is %s, not uninitialised",
-                          m, page_state_name(pgc_state(ci)));
+            mm_hook_panic(
+                "init_heap_pages: frame 0x%lx is %s, not uninitialised", m,
+                page_state_name(pgc_state(ci)));
         pg->node = (uint8_t)node;
         pg->nr_inits++;
         WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_INUSE));
@@ -313,7 +329,7 @@ static mfn_t init_node_run(mfn_t s, mfn_t e, unsigned int node)
         mfn_t block_end = s + ((mfn_t)1 << order);
         mfn_t claimed = claim_frames(s, block_end, node);
 
-        if (claimed < block_end) {      /* the run ends inside this block */
+        if (claimed < block_end) { /* the run ends inside this block */
             free_in_blocks(s, claimed);
             return claimed;
         }
@@ -352,7 +368,8 @@ static unsigned int node_of_ram(mfn_t mfn)
 
     if (node >= MAX_NUMNODES)
         mm_hook_panic("init_heap_pages: frame 0x%lx is RAM in the frame table "
-                      "but the node map gives it node %u", mfn, node);
+                      "but the node map gives it node %u",
+                      mfn, node);
     return node;
 }
 
@@ -361,7 +378,8 @@ static void keep_mfn0_out(void)
 {
     struct page_info *pg = mfn_to_page(0);
 
-    if (page_state_is(pg, PAGE_STATE_UNINITIALISED) && !page_has_flag(pg, PGC_HOLE))
+    if (page_state_is(pg, PAGE_STATE_UNINITIALISED) &&
+        !page_has_flag(pg, PGC_HOLE))
         page_set_state(pg, PAGE_STATE_OFFLINED);
 }
 
@@ -369,8 +387,8 @@ static void init_heap_pages_locked(mfn_t s, mfn_t e)
 {
     if (s < e && (!frametable_covers(s) || !frametable_covers(e - 1)))
         mm_hook_panic("init_heap_pages: [0x%lx, 0x%lx) is outside the frame "
-                      "table [0x%lx, 0x%lx)", s, e, frametable_first(),
-                      frametable_end());
+                      "table [0x%lx, 0x%lx)",
+                      s, e, frametable_first(), frametable_end());
     if (s == 0 && s < e) {
         keep_mfn0_out();
         s = 1;
@@ -378,7 +396,7 @@ static void init_heap_pages_locked(mfn_t s, mfn_t e)
     while (s < e) {
         unsigned int node;
 
-        if (!mfn_valid(s)) {          /* a hole: nothing to hand over */
+        if (!mfn_valid(s)) { /* a hole: nothing to hand over */
             s++;
             continue;
         }
@@ -401,7 +419,7 @@ void init_heap_pages(mfn_t mfn, unsigned long nr_pages)
     mm_hook_unlock();
 }
 
-/* ---- allocating ------------------------------------------------------------ */
+/* ---- allocating ---------------------------------------------------------- */
 
 /*
  * The highest zone to look in: zones whose frames all lie below 2^bits
@@ -422,7 +440,7 @@ static mfn_t alloc_from_node(unsigned int node, unsigned int order,
 {
     struct node_heap *nh = node_heap_get(node);
 
-    if (nh == NULL)                 /* memory-less, or nothing freed yet */
+    if (nh == NULL) /* memory-less, or nothing freed yet */
         return INVALID_MFN;
     for (unsigned int zone = max_zone; zone > 0; zone--) {
         mfn_t mfn;
@@ -452,8 +470,8 @@ static mfn_t alloc_from_other_nodes(unsigned int node, unsigned int order,
     return INVALID_MFN;
 }
 
-mfn_t alloc_heap_pages(unsigned int order, unsigned int bits,
-                       unsigned int node, unsigned int flags)
+mfn_t alloc_heap_pages(unsigned int order, unsigned int bits, unsigned int node,
+                       unsigned int flags)
 {
     unsigned int max_zone = zone_limit(bits);
     mfn_t mfn;
@@ -476,7 +494,7 @@ mfn_t alloc_heap_pages(unsigned int order, unsigned int bits,
     return mfn;
 }
 
-/* ---- statistics for callers ------------------------------------------------ */
+/* ---- statistics for callers ---------------------------------------------- */
 
 unsigned long heap_free_pages_in(unsigned int node, unsigned int zone)
 {

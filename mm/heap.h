@@ -11,7 +11,7 @@
 #include <numbat/types.h>
 
 #define MAX_ORDER 18 /* largest block: 2^18 pages = 1 GiB */
-#define NR_ZONES  64 /* zone z holds frames whose MFN is z bits wide */
+#define NR_ZONES 64  /* zone z holds frames whose MFN is z bits wide */
 
 /* Flags for alloc_heap_pages(). */
 #define ALLOC_EXACT_NODE 0x1u /* only the requested node, no fallback */
@@ -50,8 +50,8 @@ void free_heap_pages(mfn_t mfn, unsigned int order);
  * nearest first. Returns the first frame, or INVALID_MFN when nothing fits.
  * The frames are left in state inuse with their flag bits kept.
  */
-mfn_t alloc_heap_pages(unsigned int order, unsigned int bits,
-                       unsigned int node, unsigned int flags);
+mfn_t alloc_heap_pages(unsigned int order, unsigned int bits, unsigned int node,
+                       unsigned int flags);
 
 /* Free pages of one node and zone, and of a whole node. */
 unsigned long heap_free_pages_in(unsigned int node, unsigned int zone);

@@ -30,7 +30,7 @@
 
 #define HEAP_CHECK_MAX_REPORTS 20
 
-static unsigned long nr_broken;  /* broken rules found by the running check */
+static unsigned long nr_broken; /* broken rules found by the running check */
 
 static void broken(mfn_t mfn, const char *rule)
 {
@@ -71,7 +71,8 @@ static unsigned long check_list(const struct node_heap *nh, unsigned int zone,
     unsigned long pages = 0, limit = frametable_end() - frametable_first();
     struct page_info *prev = NULL;
 
-    for (struct page_info *pg = nh->free_lists[zone][order]; pg; pg = pg->next) {
+    for (struct page_info *pg = nh->free_lists[zone][order]; pg;
+         pg = pg->next) {
         if (pg->prev != prev)
             broken(page_to_mfn(pg), "its prev link does not point back");
         if (page_has_flag(pg, PGC_CHECKED)) {
@@ -98,13 +99,16 @@ static void check_node_lists(const struct node_heap *nh)
             pages += check_list(nh, zone, order);
         if (pages != nh->free_pages[zone])
             mm_hook_printk("heap_check: node %u zone %u: lists hold %lu free "
-                           "pages, the counter says %lu\n", nh->node, zone,
-                           pages, nh->free_pages[zone]), nr_broken++;
+                           "pages, the counter says %lu\n",
+                           nh->node, zone, pages, nh->free_pages[zone]),
+                nr_broken++;
         total += pages;
     }
     if (total != nh->total_free)
         mm_hook_printk("heap_check: node %u: lists hold %lu free pages, the "
-                       "total says %lu\n", nh->node, total, nh->total_free), nr_broken++;
+                       "total says %lu\n",
+                       nh->node, total, nh->total_free),
+            nr_broken++;
 }
 
 /* Would the free block at mfn have merged with its buddy? */
@@ -156,7 +160,8 @@ static void check_frame(mfn_t mfn)
 
     if (pg->nr_inits > 1)
         broken(mfn, "initialised more than once");
-    if ((ci & PGC_HOLE) && (pgc_state(ci) != PAGE_STATE_UNINITIALISED || pg->nr_inits))
+    if ((ci & PGC_HOLE) &&
+        (pgc_state(ci) != PAGE_STATE_UNINITIALISED || pg->nr_inits))
         broken(mfn, "a hole that went into the heap");
     if (mfn == 0 && pg->nr_inits)
         broken(mfn, "MFN 0 went into the heap");
@@ -164,7 +169,8 @@ static void check_frame(mfn_t mfn)
         (pgc_state(ci) != PAGE_STATE_INUSE || nh == NULL ||
          nh->meta_mfn == INVALID_MFN || mfn < nh->meta_mfn ||
          mfn >= nh->meta_mfn + nh->meta_pages))
-        broken(mfn, "carved node-heap frame changed state or belongs to no heap");
+        broken(mfn,
+               "carved node-heap frame changed state or belongs to no heap");
 }
 
 /* Walk the frame table in address order. */

@@ -29,7 +29,8 @@
 void mm_hook_lock(void);
 void mm_hook_unlock(void);
 
-/* Print a message; a printf subset: %d %i %u %x %X %ld %lu %lx %llu %llx %zu %zx %p %s %c %%, with widths and '0'/'-' flags. */
+/* Print a message; a printf subset: %d %i %u %x %X %ld %lu %lx %llu %llx %zu
+ * %zx %p %s %c %%, with widths and '0'/'-' flags. */
 void mm_hook_printk(const char *fmt, ...) __printf(1, 2);
 
 /* Stop everything: print the message (and, in the kernel, a backtrace). */
@@ -63,9 +64,9 @@ unsigned int mm_hook_node_distance(unsigned int a, unsigned int b);
 #ifdef NDEBUG
 #define ASSERT(x) ((void)sizeof(!(x)))
 #else
-#define ASSERT(x)                                                            \
-    (likely(x) ? (void)0                                                     \
-               : mm_hook_panic("ASSERT(%s) failed at %s:%d", #x, __FILE__,   \
+#define ASSERT(x)                                                              \
+    (likely(x) ? (void)0                                                       \
+               : mm_hook_panic("ASSERT(%s) failed at %s:%d", #x, __FILE__,     \
                                __LINE__))
 #endif
 

@@ -38,8 +38,8 @@
 #include "mm/hooks.h"
 #include "mm/node_heap.h"
 
-static struct node_heap *node_heaps[MAX_NUMNODES];        /* NULL until created */
-static struct node_heap node_heap_pool[MAX_NUMNODES];     /* the fallback slots */
+static struct node_heap *node_heaps[MAX_NUMNODES];    /* NULL until created */
+static struct node_heap node_heap_pool[MAX_NUMNODES]; /* the fallback slots */
 
 struct node_heap *node_heap_get(unsigned int node)
 {
@@ -64,8 +64,9 @@ mfn_t node_heap_create(unsigned int node, mfn_t s, mfn_t e)
     mfn_t meta = INVALID_MFN;
 
     if (node >= MAX_NUMNODES)
-        mm_hook_panic("node_heap_create: node %u is not below MAX_NUMNODES (%u)",
-                      node, MAX_NUMNODES);
+        mm_hook_panic(
+            "node_heap_create: node %u is not below MAX_NUMNODES (%u)", node,
+            MAX_NUMNODES);
     ASSERT(node_heaps[node] == NULL && s < e);
     if (e - s >= NODE_HEAP_PAGES) {
         meta = e - NODE_HEAP_PAGES;

@@ -15,17 +15,20 @@
 #include "mm/page.h"
 
 struct node_heap {
-    struct page_info *free_lists[NR_ZONES][MAX_ORDER + 1]; /* first free block per zone and order */
-    unsigned long free_pages[NR_ZONES];  /* free pages per zone (the statistics) */
-    unsigned long total_free;            /* free pages on this node, all zones */
-    mfn_t meta_mfn;                      /* first frame carved for this struct; INVALID_MFN: static pool */
-    unsigned int meta_pages;             /* frames carved for it (0 with the pool) */
-    unsigned int node;                   /* the node this heap belongs to */
+    struct page_info
+        *free_lists[NR_ZONES]
+                   [MAX_ORDER + 1]; /* first free block per zone and order */
+    unsigned long
+        free_pages[NR_ZONES]; /* free pages per zone (the statistics) */
+    unsigned long total_free; /* free pages on this node, all zones */
+    mfn_t meta_mfn; /* first frame carved for this struct; INVALID_MFN: static
+                       pool */
+    unsigned int meta_pages; /* frames carved for it (0 with the pool) */
+    unsigned int node;       /* the node this heap belongs to */
 };
 
 /* Frames a node heap takes when it is carved from freed pages. */
-#define NODE_HEAP_PAGES \
-    ((sizeof(struct node_heap) + PAGE_SIZE - 1) / PAGE_SIZE)
+#define NODE_HEAP_PAGES ((sizeof(struct node_heap) + PAGE_SIZE - 1) / PAGE_SIZE)
 
 _Static_assert(NODE_HEAP_PAGES <= 4, "a node heap must fit in 4 pages");
 

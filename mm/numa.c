@@ -24,7 +24,8 @@ static bool numa_nearer(unsigned int from, unsigned int a, unsigned int b)
     return da < db || (da == db && a < b);
 }
 
-unsigned int numa_fallback_nodes(unsigned int node, unsigned int out[MAX_NUMNODES])
+unsigned int numa_fallback_nodes(unsigned int node,
+                                 unsigned int out[MAX_NUMNODES])
 {
     unsigned int nr_nodes = MIN(mm_hook_nr_nodes(), (unsigned int)MAX_NUMNODES);
     unsigned int n = 0;

@@ -12,6 +12,7 @@
  * nearest to `node` first (by mm_hook_node_distance), equal distances in
  * increasing node id. Returns how many it wrote (at most MAX_NUMNODES - 1).
  */
-unsigned int numa_fallback_nodes(unsigned int node, unsigned int out[MAX_NUMNODES]);
+unsigned int numa_fallback_nodes(unsigned int node,
+                                 unsigned int out[MAX_NUMNODES]);
 
 #endif /* MM_NUMA_H */

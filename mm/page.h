@@ -36,21 +36,24 @@
 
 /* The states of a frame; the value sits in bits 61..63 of count_info. */
 #define PAGE_STATE_UNINITIALISED 0u /* never been through init_heap_pages() */
-#define PAGE_STATE_INUSE         1u /* given out, or on its way into the heap */
-#define PAGE_STATE_FREE          2u /* on a buddy free list, inside a free block */
-#define PAGE_STATE_OFFLINING     3u /* in use, to be taken offline when freed */
-#define PAGE_STATE_OFFLINED      4u /* out of use for good (MFN 0 ends here) */
-#define PAGE_STATE_BROKEN        5u /* bad RAM, never to be used */
-#define PAGE_NR_STATES           6u
+#define PAGE_STATE_INUSE 1u         /* given out, or on its way into the heap */
+#define PAGE_STATE_FREE 2u      /* on a buddy free list, inside a free block */
+#define PAGE_STATE_OFFLINING 3u /* in use, to be taken offline when freed */
+#define PAGE_STATE_OFFLINED 4u  /* out of use for good (MFN 0 ends here) */
+#define PAGE_STATE_BROKEN 5u    /* bad RAM, never to be used */
+#define PAGE_NR_STATES 6u
 
 #define PGC_STATE_SHIFT 61
-#define PGC_STATE_MASK  (UINT64_C(7) << PGC_STATE_SHIFT)
+#define PGC_STATE_MASK (UINT64_C(7) << PGC_STATE_SHIFT)
 
 /* Flag bits: they survive every state transition. */
-#define PGC_EXTRA     (UINT64_C(1) << 32) /* owner's extra page (the flag the thread lost) */
-#define PGC_NODE_META (UINT64_C(1) << 33) /* carved to hold a node heap's structures */
-#define PGC_HOLE      (UINT64_C(1) << 34) /* not RAM: a gap between banks */
-#define PGC_CHECKED   (UINT64_C(1) << 35) /* heap_check()'s own mark, clear outside it */
+#define PGC_EXTRA                                                              \
+    (UINT64_C(1) << 32) /* owner's extra page (the flag the thread lost) */
+#define PGC_NODE_META                                                          \
+    (UINT64_C(1) << 33) /* carved to hold a node heap's structures */
+#define PGC_HOLE (UINT64_C(1) << 34) /* not RAM: a gap between banks */
+#define PGC_CHECKED                                                            \
+    (UINT64_C(1) << 35) /* heap_check()'s own mark, clear outside it */
 #define PGC_FLAGS_MASK (UINT64_C(0xff) << 32)
 
 #define PGC_COUNT_MASK UINT64_C(0xffffffff) /* the reference count */
@@ -59,13 +62,14 @@
 #define PAGE_OWNER_NONE 0u
 
 struct page_info {
-    struct page_info *next;  /* next free block of the same list; NULL at the end */
-    struct page_info *prev;  /* previous free block; NULL for the list's first */
-    uint64_t count_info;     /* state | flags | reference count, see above */
-    uint8_t order;           /* log2 size of the free block this frame heads */
-    uint8_t node;            /* NUMA node, recorded when the frame is initialised */
-    uint16_t owner;          /* who holds the frame (for the monitor); 0 = nobody */
-    uint32_t nr_inits;       /* times init_heap_pages() took it: 0, then 1 for good */
+    struct page_info
+        *next; /* next free block of the same list; NULL at the end */
+    struct page_info *prev; /* previous free block; NULL for the list's first */
+    uint64_t count_info;    /* state | flags | reference count, see above */
+    uint8_t order;          /* log2 size of the free block this frame heads */
+    uint8_t node;      /* NUMA node, recorded when the frame is initialised */
+    uint16_t owner;    /* who holds the frame (for the monitor); 0 = nobody */
+    uint32_t nr_inits; /* times init_heap_pages() took it: 0, then 1 for good */
 };
 
 _Static_assert(sizeof(struct page_info) <= 32,

@@ -7,8 +7,10 @@
 
 #include <numbat/types.h>
 
-#define POISON_FREED 0xf7u /* a freed page: reading 0xf7f7... means use after free */
-#define POISON_FRESH 0xa5u /* a fresh page: reading 0xa5a5... means it was never set */
+#define POISON_FREED                                                           \
+    0xf7u /* a freed page: reading 0xf7f7... means use after free */
+#define POISON_FRESH                                                           \
+    0xa5u /* a fresh page: reading 0xa5a5... means it was never set */
 
 /* Fill the 2^order block at mfn with POISON_FREED (debug builds only). */
 void poison_freed(mfn_t mfn, unsigned int order);

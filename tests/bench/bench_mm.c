@@ -32,18 +32,19 @@
 #include "mm/page.h"
 #include "tests/host/lib/sim.h"
 
-#define RAM_FRAMES  (UINT64_C(16) << (30 - PAGE_SHIFT))  /* 16 GiB */
-#define RAM_BASE    UINT64_C(0x80000)                    /* 2 GiB, like QEMU virt */
-#define LEFT_AT_BOOT 64UL      /* frames end_boot_allocator hands over */
-#define PAIRS       4000000UL  /* alloc+free pairs timed */
+#define RAM_FRAMES (UINT64_C(16) << (30 - PAGE_SHIFT)) /* 16 GiB */
+#define RAM_BASE UINT64_C(0x80000) /* 2 GiB, like QEMU virt */
+#define LEFT_AT_BOOT 64UL          /* frames end_boot_allocator hands over */
+#define PAIRS 4000000UL            /* alloc+free pairs timed */
 
 static const struct sim_machine big = {
     .name = "16 GiB, one node",
     .nr_banks = 1,
-    .banks = { { RAM_BASE, RAM_BASE + RAM_FRAMES, 0 } },
+    .banks = {{RAM_BASE, RAM_BASE + RAM_FRAMES, 0}},
 };
 
-/* ---- measuring --------------------------------------------------------------- */
+/* ---- measuring
+ * --------------------------------------------------------------- */
 
 static double now_ns(void)
 {
@@ -53,7 +54,7 @@ static double now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static int perf_fd = -1;  /* user-space instruction counter, -1 if unavailable */
+static int perf_fd = -1; /* user-space instruction counter, -1 if unavailable */
 
 static void perf_open(void)
 {
@@ -90,11 +91,12 @@ static double perf_stop(void)
     return (double)n;
 }
 
-/* ---- the figures ------------------------------------------------------------- */
+/* ---- the figures
+ * ------------------------------------------------------------- */
 
 struct init_figures {
-    double ns_per_page;    /* wall time / pages */
-    double insn_per_page;  /* instructions / pages, -1 if unknown */
+    double ns_per_page;   /* wall time / pages */
+    double insn_per_page; /* instructions / pages, -1 if unknown */
 };
 
 /*
@@ -105,7 +107,11 @@ struct init_figures {
  */
 static struct init_figures time_init(bool page_by_page)
 {
-    unsigned long nr, free_frames = RAM_FRAMES - (frametable_bytes(RAM_BASE, RAM_BASE + RAM_FRAMES) + PAGE_SIZE - 1) / PAGE_SIZE;
+    unsigned long nr,
+        free_frames =
+            RAM_FRAMES - (frametable_bytes(RAM_BASE, RAM_BASE + RAM_FRAMES) +
+                          PAGE_SIZE - 1) /
+                             PAGE_SIZE;
     struct init_figures f;
     double t0, insn;
     mfn_t s;
@@ -146,7 +152,7 @@ static double time_alloc_free(bool keep_one)
 
 /* The baseline for a pair: pop and push on a bare singly-linked list. */
 struct bare_page {
-    struct bare_page *next;  /* next free page */
+    struct bare_page *next; /* next free page */
 };
 
 static double time_bare_list(void)
@@ -161,16 +167,17 @@ static double time_bare_list(void)
     }
     t0 = now_ns();
     for (unsigned long i = 0; i < PAIRS; i++) {
-        struct bare_page *p = head;   /* alloc: pop */
+        struct bare_page *p = head; /* alloc: pop */
 
         head = p->next;
-        p->next = head;               /* free: push */
+        p->next = head; /* free: push */
         head = p;
     }
     return (now_ns() - t0) / PAIRS;
 }
 
-/* ---- the table ----------------------------------------------------------------- */
+/* ---- the table
+ * ----------------------------------------------------------------- */
 
 static unsigned int nr_met, nr_targets;
 
@@ -178,7 +185,9 @@ static void row(const char *figure, double value, const char *unit,
                 const char *target, int met)
 {
     printf("%-44s %12.2f %-6s %-12s %s\n", figure, value, unit, target,
-           met < 0 ? "" : met ? "met" : "NOT met");
+           met < 0 ? ""
+           : met   ? "met"
+                   : "NOT met");
     if (met >= 0) {
         nr_targets++;
         nr_met += met;
@@ -187,7 +196,7 @@ static void row(const char *figure, double value, const char *unit,
 
 static struct init_figures best_init(bool page_by_page, int reps)
 {
-    struct init_figures best = { 1e30, -1 };
+    struct init_figures best = {1e30, -1};
 
     for (int i = 0; i < reps; i++) {
         struct init_figures f = time_init(page_by_page);
@@ -213,22 +222,34 @@ int main(void)
 
     printf("bench_mm: %s, %llu frames; -O2 -DNDEBUG\n", big.name,
            (unsigned long long)RAM_FRAMES);
-    printf("%-44s %12s %-6s %-12s %s\n", "figure", "value", "unit", "target", "");
-    row("init_heap_pages, 16 GiB in one call", fast.ns_per_page, "ns/pg", "<= 2", fast.ns_per_page <= 2);
+    printf("%-44s %12s %-6s %-12s %s\n", "figure", "value", "unit", "target",
+           "");
+    row("init_heap_pages, 16 GiB in one call", fast.ns_per_page, "ns/pg",
+        "<= 2", fast.ns_per_page <= 2);
     if (fast.insn_per_page >= 0)
-        row("init_heap_pages, instructions", fast.insn_per_page, "ins/pg", "(info)", -1);
+        row("init_heap_pages, instructions", fast.insn_per_page, "ins/pg",
+            "(info)", -1);
     else
-        printf("%-44s %12s\n", "init_heap_pages, instructions", "n/a (perf events unavailable)");
-    row("baseline: init_heap_pages page by page", slow.ns_per_page, "ns/pg", "(info)", -1);
+        printf("%-44s %12s\n", "init_heap_pages, instructions",
+               "n/a (perf events unavailable)");
+    row("baseline: init_heap_pages page by page", slow.ns_per_page, "ns/pg",
+        "(info)", -1);
     if (slow.insn_per_page >= 0)
-        row("baseline: instructions", slow.insn_per_page, "ins/pg", "(info)", -1);
-    row("speed-up over page by page", slow.ns_per_page / fast.ns_per_page, "x", ">= 10", slow.ns_per_page / fast.ns_per_page >= 10);
-    row("order-0 alloc+free pair (one page held)", pair_warm, "ns", "<= 40", pair_warm <= 40);
-    row("order-0 alloc+free pair, fully merged heap", pair_cold, "ns", "(info)", -1);
+        row("baseline: instructions", slow.insn_per_page, "ins/pg", "(info)",
+            -1);
+    row("speed-up over page by page", slow.ns_per_page / fast.ns_per_page, "x",
+        ">= 10", slow.ns_per_page / fast.ns_per_page >= 10);
+    row("order-0 alloc+free pair (one page held)", pair_warm, "ns", "<= 40",
+        pair_warm <= 40);
+    row("order-0 alloc+free pair, fully merged heap", pair_cold, "ns", "(info)",
+        -1);
     row("bare singly-linked list pop+push", bare, "ns", "(info)", -1);
-    row("pair / bare list", pair_warm / bare, "x", "<= 3", pair_warm / bare <= 3);
-    row("sizeof(struct page_info)", (double)sizeof(struct page_info), "bytes", "<= 32", sizeof(struct page_info) <= 32);
-    row("metadata pages per node", (double)NODE_HEAP_PAGES, "pages", "<= 4", NODE_HEAP_PAGES <= 4);
+    row("pair / bare list", pair_warm / bare, "x", "<= 3",
+        pair_warm / bare <= 3);
+    row("sizeof(struct page_info)", (double)sizeof(struct page_info), "bytes",
+        "<= 32", sizeof(struct page_info) <= 32);
+    row("metadata pages per node", (double)NODE_HEAP_PAGES, "pages", "<= 4",
+        NODE_HEAP_PAGES <= 4);
     printf("bench_mm: %u of %u targets met\n", nr_met, nr_targets);
     return 0;
 }

@@ -13,7 +13,7 @@
 #include "mm/heap.h"
 
 struct ranges {
-    unsigned int n;       /* ranges seen */
+    unsigned int n;                  /* ranges seen */
     mfn_t s[BOOTMEM_MAX_RANGES + 1]; /* their starts */
     mfn_t e[BOOTMEM_MAX_RANGES + 1]; /* their ends */
 };
@@ -29,7 +29,7 @@ static void collect(mfn_t s, mfn_t e, void *arg)
 
 static struct ranges ranges_now(void)
 {
-    struct ranges r = { 0 };
+    struct ranges r = {0};
 
     bootmem_for_each_range(collect, &r);
     return r;
@@ -101,8 +101,9 @@ TEST(too_many_ranges)
     for (mfn_t i = 0; i < BOOTMEM_MAX_RANGES; i++)
         EXPECT_EQ(bootmem_add_range(i * 4, i * 4 + 3), 0);
     EXPECT_EQ(bootmem_add_range(0x1000, 0x1001), -ENOSPC);
-    EXPECT_EQ(bootmem_reserve_range(0x0, 0x1), 0);     /* clips: no new range */
-    EXPECT_EQ(bootmem_reserve_range(0x9, 0xa), -ENOSPC); /* would split [8, 11) */
+    EXPECT_EQ(bootmem_reserve_range(0x0, 0x1), 0); /* clips: no new range */
+    EXPECT_EQ(bootmem_reserve_range(0x9, 0xa),
+              -ENOSPC); /* would split [8, 11) */
 }
 
 /*
@@ -137,7 +138,7 @@ TEST(alloc_aligned)
     REQUIRE(r.n == 2, "%u ranges", r.n);
     EXPECT(r.s[0] == 0x101 && r.e[0] == 0x1c0, "low part");
     EXPECT(r.s[1] == 0x1c4 && r.e[1] == 0x200, "high part");
-    bootmem_add_range(0x401, 0x43f);          /* 62 frames, no 64-aligned start */
+    bootmem_add_range(0x401, 0x43f); /* 62 frames, no 64-aligned start */
     EXPECT_EQ(alloc_boot_pages(32, 64), 0x180);
 }
 
@@ -159,7 +160,7 @@ TEST(closed_after_end)
     static const struct sim_machine m = {
         .name = "one node",
         .nr_banks = 1,
-        .banks = { { 0x80000, 0x80100, 0 } },
+        .banks = {{0x80000, 0x80100, 0}},
     };
 
     sim_boot(&m);
@@ -167,9 +168,11 @@ TEST(closed_after_end)
     end_boot_allocator();
     EXPECT(!bootmem_is_open(), "open after end");
     EXPECT_PANIC(alloc_boot_pages(1, 1), "the boot allocator is closed");
-    EXPECT_PANIC(bootmem_add_range(0x1, 0x2), "bootmem_add_range: the boot allocator is closed");
+    EXPECT_PANIC(bootmem_add_range(0x1, 0x2),
+                 "bootmem_add_range: the boot allocator is closed");
     EXPECT_PANIC(bootmem_reserve_range(0x1, 0x2), "closed");
-    EXPECT_PANIC(end_boot_allocator(), "end_boot_allocator: the boot allocator is closed");
+    EXPECT_PANIC(end_boot_allocator(),
+                 "end_boot_allocator: the boot allocator is closed");
 }
 
 /*
@@ -182,7 +185,7 @@ TEST(end_hands_everything_over)
     static const struct sim_machine m = {
         .name = "two nodes, boot hart on node 1",
         .nr_banks = 2,
-        .banks = { { 0x80000, 0x80100, 0 }, { 0x80100, 0x80200, 1 } },
+        .banks = {{0x80000, 0x80100, 0}, {0x80100, 0x80200, 1}},
         .boot_node = 1,
     };
 

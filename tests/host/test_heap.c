@@ -25,7 +25,7 @@
 static const struct sim_machine one_node = {
     .name = "one node, 1024 frames",
     .nr_banks = 1,
-    .banks = { { 0x80000, 0x80400, 0 } },
+    .banks = {{0x80000, 0x80400, 0}},
 };
 
 /* Frames the heap should hold right after boot on a one-bank machine. */
@@ -45,7 +45,8 @@ TEST(alloc_free_roundtrip)
     EXPECT_EQ(heap_check(), 0);
     mfn = alloc_heap_pages(0, 0, NUMA_NO_NODE, 0);
     REQUIRE(mfn != INVALID_MFN);
-    EXPECT(page_state_is(mfn_to_page(mfn), PAGE_STATE_INUSE), "fresh page not inuse");
+    EXPECT(page_state_is(mfn_to_page(mfn), PAGE_STATE_INUSE),
+           "fresh page not inuse");
     EXPECT_EQ(heap_total_free_pages(), boot_free_expected(0x400) - 1);
     free_heap_pages(mfn, 0);
     EXPECT_EQ(heap_total_free_pages(), boot_free_expected(0x400));
@@ -61,11 +62,14 @@ TEST(node_heap_carved_from_tail)
     sim_boot_and_end(&one_node);
     end = 0x80400 - sim_frametable_pages();
     for (mfn_t m = end - NODE_HEAP_PAGES; m < end; m++) {
-        EXPECT(page_has_flag(mfn_to_page(m), PGC_NODE_META), "frame 0x%lx not carved", m);
-        EXPECT(page_state_is(mfn_to_page(m), PAGE_STATE_INUSE), "carved frame 0x%lx not inuse", m);
+        EXPECT(page_has_flag(mfn_to_page(m), PGC_NODE_META),
+               "frame 0x%lx not carved", m);
+        EXPECT(page_state_is(mfn_to_page(m), PAGE_STATE_INUSE),
+               "carved frame 0x%lx not inuse", m);
     }
-    EXPECT(!page_has_flag(mfn_to_page(end - NODE_HEAP_PAGES - 1), PGC_NODE_META),
-           "carved one frame too many");
+    EXPECT(
+        !page_has_flag(mfn_to_page(end - NODE_HEAP_PAGES - 1), PGC_NODE_META),
+        "carved one frame too many");
     EXPECT_EQ(NODE_HEAP_PAGES <= 4, 1);
 }
 
@@ -79,13 +83,14 @@ TEST(node_heap_fallback_when_range_too_small)
     static const struct sim_machine m = {
         .name = "node 1 has two frames",
         .nr_banks = 2,
-        .banks = { { 0x80000, 0x80400, 0 }, { 0x90000, 0x90002, 1 } },
+        .banks = {{0x80000, 0x80400, 0}, {0x90000, 0x90002, 1}},
     };
 
     sim_boot_and_end(&m);
     REQUIRE(heap_node_exists(1));
     EXPECT_EQ(heap_free_pages_node(1), 2);
-    EXPECT(!page_has_flag(mfn_to_page(0x90000), PGC_NODE_META), "carved from a 2-frame range");
+    EXPECT(!page_has_flag(mfn_to_page(0x90000), PGC_NODE_META),
+           "carved from a 2-frame range");
     EXPECT_EQ(node_heap_get(1)->meta_mfn, INVALID_MFN);
     EXPECT_EQ(heap_check(), 0);
 }
@@ -117,10 +122,12 @@ TEST(debug_poisoning)
     m = alloc_heap_pages(1, 0, 0, 0);
     REQUIRE(m != INVALID_MFN);
     EXPECT_EQ(((unsigned char *)sim_frame_va(m))[0], POISON_FRESH);
-    EXPECT_EQ(((unsigned char *)sim_frame_va(m + 1))[PAGE_SIZE - 1], POISON_FRESH);
+    EXPECT_EQ(((unsigned char *)sim_frame_va(m + 1))[PAGE_SIZE - 1],
+              POISON_FRESH);
     free_heap_pages(m, 1);
     EXPECT_EQ(((unsigned char *)sim_frame_va(m))[17], POISON_FREED);
-    EXPECT_EQ(((unsigned char *)sim_frame_va(m + 1))[PAGE_SIZE - 1], POISON_FREED);
+    EXPECT_EQ(((unsigned char *)sim_frame_va(m + 1))[PAGE_SIZE - 1],
+              POISON_FREED);
 }
 
 /*
@@ -135,13 +142,14 @@ TEST(alloc_bits_limits_zones)
     static const struct sim_machine m = {
         .name = "two zones",
         .nr_banks = 2,
-        .banks = { { 0x100, 0x200, 0 }, { 0x400, 0x800, 0 } },
+        .banks = {{0x100, 0x200, 0}, {0x400, 0x800, 0}},
     };
     mfn_t mfn;
 
     sim_boot_and_end(&m);
     mfn = alloc_heap_pages(0, 0, 0, 0);
-    EXPECT(mfn >= 0x400, "no limit should take the highest zone first, got 0x%lx", mfn);
+    EXPECT(mfn >= 0x400,
+           "no limit should take the highest zone first, got 0x%lx", mfn);
     mfn = alloc_heap_pages(0, 21, 0, 0);
     EXPECT(mfn >= 0x100 && mfn < 0x200, "bits 21 gave 0x%lx", mfn);
     EXPECT_EQ(alloc_heap_pages(0, 20, 0, 0), INVALID_MFN);
@@ -162,8 +170,8 @@ static unsigned long drain_node(unsigned int node)
 
 /*
  * Three nodes, distances from node 0: node 1 = 30, node 2 = 15.
- *   node 0 [0x80000, 0x80100)  node 1 [0x81000, 0x81100)  node 2 [0x82000, 0x82100)
- * Expect: once node 0 is empty, node 0's allocations come from node 2
+ *   node 0 [0x80000, 0x80100)  node 1 [0x81000, 0x81100)  node 2 [0x82000,
+ * 0x82100) Expect: once node 0 is empty, node 0's allocations come from node 2
  * (nearer) before node 1; with ALLOC_EXACT_NODE they fail instead.
  */
 TEST(alloc_fallback_nearest_first)
@@ -171,8 +179,9 @@ TEST(alloc_fallback_nearest_first)
     static struct sim_machine m = {
         .name = "three nodes, node 2 nearest to node 0",
         .nr_banks = 3,
-        .banks = { { 0x80000, 0x80100, 0 }, { 0x81000, 0x81100, 1 },
-                   { 0x82000, 0x82100, 2 } },
+        .banks = {{0x80000, 0x80100, 0},
+                  {0x81000, 0x81100, 1},
+                  {0x82000, 0x82100, 2}},
     };
     mfn_t mfn;
 
@@ -195,8 +204,9 @@ TEST(alloc_fallback_ties_by_node_id)
     static const struct sim_machine m = {
         .name = "three nodes, all 20 apart",
         .nr_banks = 3,
-        .banks = { { 0x80000, 0x80100, 0 }, { 0x81000, 0x81100, 1 },
-                   { 0x82000, 0x82100, 2 } },
+        .banks = {{0x80000, 0x80100, 0},
+                  {0x81000, 0x81100, 1},
+                  {0x82000, 0x82100, 2}},
         .boot_node = 2,
     };
 
@@ -216,7 +226,7 @@ TEST(memoryless_node)
     static const struct sim_machine m = {
         .name = "node 1 memory-less",
         .nr_banks = 1,
-        .banks = { { 0x80000, 0x80400, 0 } },
+        .banks = {{0x80000, 0x80400, 0}},
         .nr_nodes = 2,
         .boot_node = 1,
     };
@@ -232,7 +242,8 @@ TEST(memoryless_node)
 }
 
 /* Expect: the largest blocks: 1024 frames at an aligned base, minus the
- * frame table and the carve, go in as a handful of blocks, not frame by frame. */
+ * frame table and the carve, go in as a handful of blocks, not frame by frame.
+ */
 TEST(init_uses_largest_blocks)
 {
     unsigned long blocks = 0;
@@ -254,7 +265,7 @@ TEST(init_touches_only_page_info)
     static const struct sim_machine m = {
         .name = "16 MiB, one node",
         .nr_banks = 1,
-        .banks = { { 0x80000, 0x81000, 0 } },
+        .banks = {{0x80000, 0x81000, 0}},
     };
 
     sim_boot(&m);
@@ -288,12 +299,13 @@ TEST(bad_frees_panic)
 TEST(free_inside_free_block_panics)
 {
     sim_boot_and_end(&one_node);
-    EXPECT_PANIC(free_heap_pages(0x80001, 0), "frame 0x80001 is free, not inuse");
+    EXPECT_PANIC(free_heap_pages(0x80001, 0),
+                 "frame 0x80001 is free, not inuse");
 }
 
 /*
- *   node 0: [0x80000, 0x80100)  hole [0x80100, 0x80200)  node 0: [0x80200, 0x80300)
- * Expect: a hole is never free, freeing one panics, init_heap_pages()
+ *   node 0: [0x80000, 0x80100)  hole [0x80100, 0x80200)  node 0: [0x80200,
+ * 0x80300) Expect: a hole is never free, freeing one panics, init_heap_pages()
  * skips it, and no block crosses it.
  */
 TEST(holes_stay_out)
@@ -301,16 +313,18 @@ TEST(holes_stay_out)
     static const struct sim_machine m = {
         .name = "a hole between two banks",
         .nr_banks = 2,
-        .banks = { { 0x80000, 0x80100, 0 }, { 0x80200, 0x80300, 0 } },
+        .banks = {{0x80000, 0x80100, 0}, {0x80200, 0x80300, 0}},
     };
 
     sim_boot_and_end(&m);
     EXPECT(!mfn_valid(0x80100), "hole is valid");
-    EXPECT(page_state_is(mfn_to_page(0x80180), PAGE_STATE_UNINITIALISED), "hole changed state");
+    EXPECT(page_state_is(mfn_to_page(0x80180), PAGE_STATE_UNINITIALISED),
+           "hole changed state");
     EXPECT_PANIC(free_heap_pages(0x80100, 0), "a hole, not RAM");
     sim_boot_and_end(&m);
     init_heap_pages(0x80100, 4);
-    EXPECT(page_state_is(mfn_to_page(0x80100), PAGE_STATE_UNINITIALISED), "hole taken");
+    EXPECT(page_state_is(mfn_to_page(0x80100), PAGE_STATE_UNINITIALISED),
+           "hole taken");
     EXPECT_EQ(mfn_to_page(0x80100)->nr_inits, 0);
     EXPECT_EQ(heap_check(), 0);
 }
@@ -319,7 +333,8 @@ TEST(holes_stay_out)
 TEST(init_twice_panics)
 {
     sim_boot_and_end(&one_node);
-    EXPECT_PANIC(init_heap_pages(0x80010, 1), "frame 0x80010 is free, not uninitialised");
+    EXPECT_PANIC(init_heap_pages(0x80010, 1),
+                 "frame 0x80010 is free, not uninitialised");
 }
 
 /* Expect: an unknown node id is a panic that says what is accepted. */
@@ -344,6 +359,6 @@ TEST(heap_check_catches_corruption)
     EXPECT_EQ(heap_check(), 0);
     a = alloc_heap_pages(0, 0, 0, 0);
     mfn_to_page(a)->count_info = pgc_with_state(0, PAGE_STATE_FREE);
-    EXPECT_EQ(heap_check(), -EINVAL);   /* free but on no list */
+    EXPECT_EQ(heap_check(), -EINVAL); /* free but on no list */
     sim_set_quiet(false);
 }

@@ -33,7 +33,8 @@ static bool free_head_of_order(mfn_t mfn, unsigned int order)
  * Scenario 1: initrd pages handed to the application and freed later end
  * up free and fully merged.
  *
- *   node 0: [0x80000 ..... 0x800fd|meta|0x80100 initrd 0x80140| ..... |ft 0x80400)
+ *   node 0: [0x80000 ..... 0x800fd|meta|0x80100 initrd 0x80140| ..... |ft
+ * 0x80400)
  *
  * The initrd [0x80100, 0x80140) is reserved at boot, so it is still
  * uninitialised when the application frees it, frame by frame.
@@ -45,15 +46,16 @@ TEST(scenario1_initrd_freed_later_is_merged)
     static const struct sim_machine m = {
         .name = "one node with an initrd",
         .nr_banks = 1,
-        .banks = { { 0x80000, 0x80400, 0 } },
+        .banks = {{0x80000, 0x80400, 0}},
         .nr_reserved = 1,
-        .reserved = { { 0x80100, 0x80140 } },
+        .reserved = {{0x80100, 0x80140}},
     };
     unsigned long before;
 
     sim_boot_and_end(&m);
     before = heap_total_free_pages();
-    EXPECT(page_state_is(mfn_to_page(0x80100), PAGE_STATE_UNINITIALISED), "initrd not uninitialised");
+    EXPECT(page_state_is(mfn_to_page(0x80100), PAGE_STATE_UNINITIALISED),
+           "initrd not uninitialised");
     free_frames(0x80100, 0x80140);
     EXPECT_EQ(heap_total_free_pages(), before + 0x40);
     EXPECT(free_head_of_order(0x80100, 8), "0x80100 heads order %u, not 8",
@@ -75,7 +77,7 @@ TEST(scenario2_boot_allocation_freed_after_end)
     static const struct sim_machine m = {
         .name = "one node",
         .nr_banks = 1,
-        .banks = { { 0x80000, 0x80400, 0 } },
+        .banks = {{0x80000, 0x80400, 0}},
     };
     unsigned long before;
     mfn_t b;
@@ -85,11 +87,13 @@ TEST(scenario2_boot_allocation_freed_after_end)
     REQUIRE(b == 0x803e0);
     end_boot_allocator();
     before = heap_total_free_pages();
-    EXPECT(page_state_is(mfn_to_page(b), PAGE_STATE_UNINITIALISED), "boot page not uninitialised");
+    EXPECT(page_state_is(mfn_to_page(b), PAGE_STATE_UNINITIALISED),
+           "boot page not uninitialised");
     free_heap_pages(b, 4);
     EXPECT_EQ(heap_total_free_pages(), before + 16);
     for (mfn_t f = b; f < b + 16; f++)
-        EXPECT(page_state_is(mfn_to_page(f), PAGE_STATE_FREE), "frame 0x%lx not free", f);
+        EXPECT(page_state_is(mfn_to_page(f), PAGE_STATE_FREE),
+               "frame 0x%lx not free", f);
     EXPECT(free_head_of_order(b, 4), "block 0x%lx is not one order-4 block", b);
     EXPECT_EQ(heap_check(), 0);
 }
@@ -111,9 +115,9 @@ TEST(scenario3_node_heap_created_on_first_free)
     static const struct sim_machine m = {
         .name = "node 1 entirely reserved",
         .nr_banks = 2,
-        .banks = { { 0x80000, 0x80400, 0 }, { 0x81000, 0x81040, 1 } },
+        .banks = {{0x80000, 0x80400, 0}, {0x81000, 0x81040, 1}},
         .nr_reserved = 1,
-        .reserved = { { 0x81000, 0x81040 } },
+        .reserved = {{0x81000, 0x81040}},
     };
 
     sim_boot_and_end(&m);
@@ -122,7 +126,8 @@ TEST(scenario3_node_heap_created_on_first_free)
     REQUIRE(heap_node_exists(1));
     EXPECT_EQ(heap_free_pages_node(1), 0x40 - NODE_HEAP_PAGES);
     EXPECT_EQ(node_heap_get(1)->meta_mfn, 0x81040 - NODE_HEAP_PAGES);
-    EXPECT(page_has_flag(mfn_to_page(0x8103f), PGC_NODE_META), "tail not carved");
+    EXPECT(page_has_flag(mfn_to_page(0x8103f), PGC_NODE_META),
+           "tail not carved");
     EXPECT_EQ(heap_check(), 0);
 
     sim_boot_and_end(&m);
@@ -165,9 +170,9 @@ TEST(scenario4_ram_at_mfn0)
     static const struct sim_machine m = {
         .name = "RAM at MFN 0",
         .nr_banks = 1,
-        .banks = { { 0, 0x200, 0 } },
+        .banks = {{0, 0x200, 0}},
         .nr_reserved = 1,
-        .reserved = { { 0x10, 0x1f0 } },
+        .reserved = {{0x10, 0x1f0}},
     };
     unsigned long before;
     mfn_t b;
@@ -182,7 +187,7 @@ TEST(scenario4_ram_at_mfn0)
     EXPECT(page_state_is(mfn_to_page(0), PAGE_STATE_OFFLINED), "MFN 0 is %s",
            page_state_name(page_state(mfn_to_page(0))));
     EXPECT(free_head_of_order(1, 0) && free_head_of_order(2, 1) &&
-           free_head_of_order(4, 2) && free_head_of_order(8, 3),
+               free_head_of_order(4, 2) && free_head_of_order(8, 3),
            "blocks at MFN 1, 2, 4, 8 should be orders 0, 1, 2, 3");
     free_frames(0x10, 0x1f0);
     EXPECT_EQ(heap_check(), 0);
@@ -207,7 +212,7 @@ TEST(scenario5_block_spanning_two_nodes)
     static const struct sim_machine m = {
         .name = "two nodes in contiguous banks",
         .nr_banks = 2,
-        .banks = { { 0x80000, 0x800c0, 0 }, { 0x800c0, 0x80200, 1 } },
+        .banks = {{0x80000, 0x800c0, 0}, {0x800c0, 0x80200, 1}},
     };
     unsigned long free0, free1;
     mfn_t b;
@@ -222,8 +227,10 @@ TEST(scenario5_block_spanning_two_nodes)
     free_heap_pages(b, 7);
     EXPECT_EQ(heap_free_pages_node(0), free0 + 0x40);
     EXPECT_EQ(heap_free_pages_node(1), free1 + 0x40);
-    EXPECT(free_head_of_order(0x80080, 6), "node 0 part is not one order-6 block");
-    EXPECT(free_head_of_order(0x800c0, 6), "node 1 part is not one order-6 block");
+    EXPECT(free_head_of_order(0x80080, 6),
+           "node 0 part is not one order-6 block");
+    EXPECT(free_head_of_order(0x800c0, 6),
+           "node 1 part is not one order-6 block");
     EXPECT_EQ(mfn_to_page(0x800c0)->node, 1);
     EXPECT_EQ(heap_check(), 0);
 }
@@ -242,7 +249,7 @@ TEST(scenario6_uninitialised_block_initialised_once)
     static const struct sim_machine m = {
         .name = "one node",
         .nr_banks = 1,
-        .banks = { { 0x80000, 0x80400, 0 } },
+        .banks = {{0x80000, 0x80400, 0}},
     };
     mfn_t b, a;
 
@@ -257,7 +264,8 @@ TEST(scenario6_uninitialised_block_initialised_once)
     free_heap_pages(b, 5);
     for (mfn_t f = b; f < b + 32; f++) {
         EXPECT_EQ(mfn_to_page(f)->nr_inits, 1);
-        EXPECT(page_state_is(mfn_to_page(f), PAGE_STATE_FREE), "frame 0x%lx not free", f);
+        EXPECT(page_state_is(mfn_to_page(f), PAGE_STATE_FREE),
+               "frame 0x%lx not free", f);
     }
     EXPECT_EQ(heap_check(), 0);
     EXPECT_PANIC(init_heap_pages(b, 32), "not uninitialised");
@@ -269,7 +277,8 @@ static bool all_extra_in_state(mfn_t s, mfn_t e, unsigned int state)
     for (mfn_t f = s; f < e; f++) {
         uint64_t ci = page_count_info(mfn_to_page(f));
 
-        if (!(ci & PGC_EXTRA) || pgc_state(ci) != state || (ci & PGC_COUNT_MASK) != 1)
+        if (!(ci & PGC_EXTRA) || pgc_state(ci) != state ||
+            (ci & PGC_COUNT_MASK) != 1)
             return false;
     }
     return true;
@@ -278,7 +287,8 @@ static bool all_extra_in_state(mfn_t s, mfn_t e, unsigned int state)
 /*
  * Scenario 7: flag bits survive init, alloc and free.
  *
- *   node 0: [0x80000 ......... |boot alloc 8, PGC_EXTRA, count 1| ... |ft 0x80400)
+ *   node 0: [0x80000 ......... |boot alloc 8, PGC_EXTRA, count 1| ... |ft
+ * 0x80400)
  *
  * Expect: PGC_EXTRA and the reference count are still set on all 8 frames
  * after the free that initialises them (state free), after every page of
@@ -289,7 +299,7 @@ TEST(scenario7_flags_survive_init_alloc_free)
     static const struct sim_machine m = {
         .name = "one node",
         .nr_banks = 1,
-        .banks = { { 0x80000, 0x80400, 0 } },
+        .banks = {{0x80000, 0x80400, 0}},
     };
     mfn_t b;
 
@@ -299,9 +309,11 @@ TEST(scenario7_flags_survive_init_alloc_free)
     for (mfn_t f = b; f < b + 8; f++)
         mfn_to_page(f)->count_info |= PGC_EXTRA | 1;
     free_heap_pages(b, 3);
-    EXPECT(all_extra_in_state(b, b + 8, PAGE_STATE_FREE), "flags lost by init + free");
+    EXPECT(all_extra_in_state(b, b + 8, PAGE_STATE_FREE),
+           "flags lost by init + free");
     drain_all();
-    EXPECT(all_extra_in_state(b, b + 8, PAGE_STATE_INUSE), "flags lost by alloc");
+    EXPECT(all_extra_in_state(b, b + 8, PAGE_STATE_INUSE),
+           "flags lost by alloc");
     free_heap_pages(b, 3);
     EXPECT(all_extra_in_state(b, b + 8, PAGE_STATE_FREE), "flags lost by free");
     EXPECT_EQ(heap_check(), 0);

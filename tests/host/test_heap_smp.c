@@ -59,7 +59,7 @@ TEST(four_harts_at_once)
     static const struct sim_machine m = {
         .name = "two nodes, four harts",
         .nr_banks = 2,
-        .banks = { { 0x80000, 0x80800, 0 }, { 0x80800, 0x81000, 1 } },
+        .banks = {{0x80000, 0x80800, 0}, {0x80800, 0x81000, 1}},
     };
     pthread_t t[NR_HARTS];
     struct hart_arg a[NR_HARTS];
@@ -68,7 +68,7 @@ TEST(four_harts_at_once)
     sim_boot_and_end(&m);
     before = heap_total_free_pages();
     for (unsigned int i = 0; i < NR_HARTS; i++) {
-        a[i] = (struct hart_arg){ i % 2, test_seed() + i, 0 };
+        a[i] = (struct hart_arg){i % 2, test_seed() + i, 0};
         pthread_create(&t[i], NULL, hart_main, &a[i]);
     }
     for (unsigned int i = 0; i < NR_HARTS; i++) {

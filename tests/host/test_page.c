@@ -11,13 +11,14 @@
 /* Expect: a page_info fits in 32 bytes (the frame table's cost is 0.8%). */
 TEST(page_info_is_small)
 {
-    EXPECT(sizeof(struct page_info) <= 32, "%zu bytes", sizeof(struct page_info));
+    EXPECT(sizeof(struct page_info) <= 32, "%zu bytes",
+           sizeof(struct page_info));
 }
 
 /* Expect: a transition rewrites the state only; flags and count survive. */
 TEST(transition_keeps_flags_and_count)
 {
-    struct page_info pg = { .count_info = PGC_EXTRA | PGC_NODE_META | 7 };
+    struct page_info pg = {.count_info = PGC_EXTRA | PGC_NODE_META | 7};
 
     page_set_state(&pg, PAGE_STATE_INUSE);
     EXPECT_EQ(page_state(&pg), PAGE_STATE_INUSE);
@@ -32,19 +33,23 @@ TEST(transition_keeps_flags_and_count)
 /* Expect: zero is uninitialised; every state has a name; bad ones say so. */
 TEST(state_names)
 {
-    struct page_info pg = { 0 };
+    struct page_info pg = {0};
 
-    EXPECT(page_state_is(&pg, PAGE_STATE_UNINITIALISED), "zero is not uninitialised");
-    EXPECT(!strcmp(page_state_name(PAGE_STATE_UNINITIALISED), "uninitialised"), "name 0");
+    EXPECT(page_state_is(&pg, PAGE_STATE_UNINITIALISED),
+           "zero is not uninitialised");
+    EXPECT(!strcmp(page_state_name(PAGE_STATE_UNINITIALISED), "uninitialised"),
+           "name 0");
     EXPECT(!strcmp(page_state_name(PAGE_STATE_INUSE), "inuse"), "inuse");
     EXPECT(!strcmp(page_state_name(PAGE_STATE_FREE), "free"), "free");
-    EXPECT(!strcmp(page_state_name(PAGE_STATE_OFFLINING), "offlining"), "offlining");
-    EXPECT(!strcmp(page_state_name(PAGE_STATE_OFFLINED), "offlined"), "offlined");
+    EXPECT(!strcmp(page_state_name(PAGE_STATE_OFFLINING), "offlining"),
+           "offlining");
+    EXPECT(!strcmp(page_state_name(PAGE_STATE_OFFLINED), "offlined"),
+           "offlined");
     EXPECT(!strcmp(page_state_name(PAGE_STATE_BROKEN), "broken"), "broken");
     EXPECT(!strcmp(page_state_name(7), "state?"), "state 7");
 }
 
-static struct page_info table[64];  /* a frame table for frames [0x100, 0x140) */
+static struct page_info table[64]; /* a frame table for frames [0x100, 0x140) */
 
 /*
  *   frames [0x100 ..... 0x120)[hole 0x120, 0x128)[0x128 ..... 0x140)
@@ -60,9 +65,12 @@ TEST(frametable_basics)
     EXPECT_EQ(table[17].count_info, 0);
     EXPECT_EQ(table[63].node, 0);
     frametable_mark_hole(0x120, 0x128);
-    EXPECT(mfn_valid(0x11f) && !mfn_valid(0x120) && !mfn_valid(0x127) && mfn_valid(0x128),
+    EXPECT(mfn_valid(0x11f) && !mfn_valid(0x120) && !mfn_valid(0x127) &&
+               mfn_valid(0x128),
            "hole edges");
-    EXPECT(frametable_covers(0x120) && !frametable_covers(0x140) && !mfn_valid(0xff), "edges");
+    EXPECT(frametable_covers(0x120) && !frametable_covers(0x140) &&
+               !mfn_valid(0xff),
+           "edges");
     EXPECT_EQ(page_to_mfn(mfn_to_page(0x133)), 0x133);
     EXPECT(mfn_to_page(0x101) == &table[1], "mfn_to_page");
 }
@@ -71,8 +79,10 @@ TEST(frametable_basics)
 TEST(frametable_panics)
 {
     frametable_init(0x100, 0x140, table);
-    EXPECT_PANIC(frametable_mark_hole(0x130, 0x150), "not inside the frame table");
+    EXPECT_PANIC(frametable_mark_hole(0x130, 0x150),
+                 "not inside the frame table");
     page_set_state(mfn_to_page(0x105), PAGE_STATE_INUSE);
-    EXPECT_PANIC(frametable_mark_hole(0x104, 0x106), "frame 0x105 is inuse, too late");
+    EXPECT_PANIC(frametable_mark_hole(0x104, 0x106),
+                 "frame 0x105 is inuse, too late");
     EXPECT_PANIC(frametable_init(0x140, 0x140, table), "empty frame range");
 }

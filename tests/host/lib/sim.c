@@ -36,20 +36,20 @@ jmp_buf sim_panic_env;
 volatile int sim_panic_armed;
 char sim_panic_msg[512];
 
-static struct sim_machine machine;      /* the machine now running */
-static unsigned char *ram;              /* simulated RAM for [ram_first, ram_end) */
-static mfn_t ram_first, ram_end;        /* frames the mapping covers */
-static mfn_t ft_mfn;                    /* the frame table's first frame */
-static unsigned long ft_pages;          /* and its size in frames */
-static unsigned long pa_to_va_calls;    /* mm_hook_pa_to_va() calls counted */
-static bool quiet;                      /* drop printk output */
-static char last_printk[512];           /* the last printk message */
+static struct sim_machine machine; /* the machine now running */
+static unsigned char *ram;         /* simulated RAM for [ram_first, ram_end) */
+static mfn_t ram_first, ram_end;   /* frames the mapping covers */
+static mfn_t ft_mfn;               /* the frame table's first frame */
+static unsigned long ft_pages;     /* and its size in frames */
+static unsigned long pa_to_va_calls; /* mm_hook_pa_to_va() calls counted */
+static bool quiet;                   /* drop printk output */
+static char last_printk[512];        /* the last printk message */
 
-static int heap_lock;                   /* 1 while held: a test-and-set spinlock */
-static int lock_owner;                  /* sim_hart_id() of the holder, 0 = none */
-static __thread int hart_id;            /* this thread's id, from 1; 0 = unset */
-static int nr_hart_ids;                 /* ids handed out so far */
-static __thread int this_node = -1;     /* -1: the machine's boot_node */
+static int heap_lock;               /* 1 while held: a test-and-set spinlock */
+static int lock_owner;              /* sim_hart_id() of the holder, 0 = none */
+static __thread int hart_id;        /* this thread's id, from 1; 0 = unset */
+static int nr_hart_ids;             /* ids handed out so far */
+static __thread int this_node = -1; /* -1: the machine's boot_node */
 static __thread unsigned int last_bank; /* cache for mm_hook_mfn_to_node */
 
 /* ---- hooks --------------------------------------------------------------- */
@@ -182,16 +182,20 @@ static void sim_check_description(const struct sim_machine *m)
 {
     if (m->nr_banks == 0 || m->nr_banks > SIM_MAX_BANKS ||
         m->nr_reserved > SIM_MAX_RESERVED)
-        mm_hook_panic("sim_boot: machine %s has %u banks and %u reserved ranges "
-                      "(need 1..%d banks, at most %d reserved)", m->name,
-                      m->nr_banks, m->nr_reserved, SIM_MAX_BANKS, SIM_MAX_RESERVED);
+        mm_hook_panic(
+            "sim_boot: machine %s has %u banks and %u reserved ranges "
+            "(need 1..%d banks, at most %d reserved)",
+            m->name, m->nr_banks, m->nr_reserved, SIM_MAX_BANKS,
+            SIM_MAX_RESERVED);
     for (unsigned int i = 0; i < m->nr_banks; i++)
-        if (m->banks[i].s >= m->banks[i].e || m->banks[i].node >= MAX_NUMNODES ||
+        if (m->banks[i].s >= m->banks[i].e ||
+            m->banks[i].node >= MAX_NUMNODES ||
             (i && m->banks[i].s < m->banks[i - 1].e))
-            mm_hook_panic("sim_boot: machine %s bank %u [0x%lx, 0x%lx) node %u: "
-                          "banks must be non-empty, sorted, disjoint, node < %d",
-                          m->name, i, m->banks[i].s, m->banks[i].e,
-                          m->banks[i].node, MAX_NUMNODES);
+            mm_hook_panic(
+                "sim_boot: machine %s bank %u [0x%lx, 0x%lx) node %u: "
+                "banks must be non-empty, sorted, disjoint, node < %d",
+                m->name, i, m->banks[i].s, m->banks[i].e, m->banks[i].node,
+                MAX_NUMNODES);
 }
 
 static void sim_map_ram(void)
@@ -221,8 +225,10 @@ static void sim_boot_memory(void)
             mm_hook_panic("sim_boot: bootmem_add_range failed for bank %u", i);
     for (unsigned int i = 0; i < machine.nr_reserved; i++)
         if (bootmem_reserve_range(machine.reserved[i].s, machine.reserved[i].e))
-            mm_hook_panic("sim_boot: bootmem_reserve_range failed for range %u", i);
-    ft_pages = (frametable_bytes(ram_first, ram_end) + PAGE_SIZE - 1) / PAGE_SIZE;
+            mm_hook_panic("sim_boot: bootmem_reserve_range failed for range %u",
+                          i);
+    ft_pages =
+        (frametable_bytes(ram_first, ram_end) + PAGE_SIZE - 1) / PAGE_SIZE;
     ft_mfn = alloc_boot_pages(ft_pages, 1);
     frametable_init(ram_first, ram_end, mm_hook_pa_to_va(mfn_to_pa(ft_mfn)));
     for (unsigned int i = 1; i < machine.nr_banks; i++)

@@ -31,29 +31,31 @@
 
 #include <numbat/types.h>
 
-#define SIM_MAX_BANKS    16
+#define SIM_MAX_BANKS 16
 #define SIM_MAX_RESERVED 16
 
 struct sim_bank {
-    mfn_t s;            /* first frame of the bank */
-    mfn_t e;            /* one past its last frame */
-    unsigned int node;  /* the NUMA node that owns it */
+    mfn_t s;           /* first frame of the bank */
+    mfn_t e;           /* one past its last frame */
+    unsigned int node; /* the NUMA node that owns it */
 };
 
 struct sim_range {
-    mfn_t s;            /* first frame */
-    mfn_t e;            /* one past the last */
+    mfn_t s; /* first frame */
+    mfn_t e; /* one past the last */
 };
 
 struct sim_machine {
-    const char *name;                          /* printed in test output */
-    unsigned int nr_banks;                     /* banks[] entries used */
-    struct sim_bank banks[SIM_MAX_BANKS];      /* sorted by address, disjoint */
-    unsigned int nr_reserved;                  /* reserved[] entries used */
-    struct sim_range reserved[SIM_MAX_RESERVED]; /* never free at boot (e.g. the initrd) */
-    unsigned int nr_nodes;                     /* node ids below this; 0: highest bank node + 1 */
-    unsigned int boot_node;                    /* node of the current (boot) hart */
-    uint8_t distance[MAX_NUMNODES][MAX_NUMNODES]; /* 0 means default: 10 local, 20 remote */
+    const char *name;                     /* printed in test output */
+    unsigned int nr_banks;                /* banks[] entries used */
+    struct sim_bank banks[SIM_MAX_BANKS]; /* sorted by address, disjoint */
+    unsigned int nr_reserved;             /* reserved[] entries used */
+    struct sim_range
+        reserved[SIM_MAX_RESERVED]; /* never free at boot (e.g. the initrd) */
+    unsigned int nr_nodes;  /* node ids below this; 0: highest bank node + 1 */
+    unsigned int boot_node; /* node of the current (boot) hart */
+    uint8_t distance[MAX_NUMNODES]
+                    [MAX_NUMNODES]; /* 0 means default: 10 local, 20 remote */
 };
 
 /* Build the machine up to (not including) end_boot_allocator(). */
@@ -94,27 +96,27 @@ const char *sim_last_printk(void);
 
 /* ---- catching panics -------------------------------------------------- */
 
-extern jmp_buf sim_panic_env;     /* where a caught panic jumps to */
+extern jmp_buf sim_panic_env;        /* where a caught panic jumps to */
 extern volatile int sim_panic_armed; /* 1 while a panic is expected */
-extern char sim_panic_msg[512];   /* the message of the last panic */
+extern char sim_panic_msg[512];      /* the message of the last panic */
 
 /*
  * Run `stmt`, expecting a panic whose message contains `needle`. Needs
  * tests/host/lib/harness.h. The heap lock is released by the panic.
  */
-#define EXPECT_PANIC(stmt, needle)                                            \
-    do {                                                                      \
-        if (setjmp(sim_panic_env) == 0) {                                     \
-            sim_panic_armed = 1;                                              \
-            stmt;                                                             \
-            sim_panic_armed = 0;                                              \
-            EXPECT(0, "%s did not panic (expected a panic saying \"%s\")",    \
-                   #stmt, needle);                                            \
-        } else {                                                              \
-            EXPECT(strstr(sim_panic_msg, needle) != NULL,                     \
-                   "the panic \"%s\" does not say \"%s\"", sim_panic_msg,     \
-                   needle);                                                   \
-        }                                                                     \
+#define EXPECT_PANIC(stmt, needle)                                             \
+    do {                                                                       \
+        if (setjmp(sim_panic_env) == 0) {                                      \
+            sim_panic_armed = 1;                                               \
+            stmt;                                                              \
+            sim_panic_armed = 0;                                               \
+            EXPECT(0, "%s did not panic (expected a panic saying \"%s\")",     \
+                   #stmt, needle);                                             \
+        } else {                                                               \
+            EXPECT(strstr(sim_panic_msg, needle) != NULL,                      \
+                   "the panic \"%s\" does not say \"%s\"", sim_panic_msg,      \
+                   needle);                                                    \
+        }                                                                      \
     } while (0)
 
 #endif /* TESTS_HOST_SIM_H */
