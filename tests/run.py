@@ -263,6 +263,7 @@ def py_items(group, build):
     files = sorted(glob.glob(os.path.join(TOP, 'tests', group, 'test_*.py')))
     if not files:
         return [missing_item(group, '(none)', f'no tests/{group}/test_*.py files')]
+    sys.path.insert(0, os.path.join(TOP, 'tests', group))   # their helpers
     for path in files:
         modname = f'numbat_{group}_' + os.path.splitext(os.path.basename(path))[0]
         try:

@@ -161,6 +161,10 @@ def parse(text):
                     f.leaves += 1
             diags = []
             continue
+        s = SUMMARY_RE.search(raw)
+        if s:
+            summary = tuple(int(x or 0) for x in s.groups())
+            continue
         m = DIAG_RE.match(raw)
         if m and stack:
             diags.append(m.group(2))

@@ -1,0 +1,47 @@
+"""Run every in-kernel test (`ktest=*`) on several machines. Each KTAP case
+counts as a test of its own (named qemu/ktest.TOPOLOGY/suite.case); the
+run must power off with exit status 0 and a complete KTAP report, whose
+closing `# ktest:` line agrees with the cases printed."""
+
+import os
+
+import bootcheck
+
+
+def run_all(t, topology, **kw):
+    r = t.boot(topology=topology, append='ktest=*', timeout=120, **kw)
+    report = t.ktap(r, prefix=f'{topology}{"+initrd" if kw else ""}/')
+    t.check(r.status == 0, f'ktest=* on {topology}: {r.describe()}')
+    t.check(report.complete, f'ktest=* on {topology}: KTAP report incomplete '
+            '(crashed or timed out)')
+    t.check(len(report.cases) > 0, 'no test cases in the KTAP report')
+    if report.summary:
+        p, f, s = report.summary
+        t.check((p, f, s) == (sum(c.ok and not c.skipped for c in report.cases),
+                              len(report.failed),
+                              sum(c.skipped for c in report.cases)),
+                f'`# ktest: {p} passed, {f} failed, {s} skipped` disagrees with the '
+                f'{len(report.cases)} cases printed')
+    else:
+        t.check(False, 'no closing `# ktest: N passed, N failed` line')
+    return report
+
+
+def test_1node(t):
+    run_all(t, '1node')
+
+
+def test_2node(t):
+    run_all(t, '2node')
+
+
+def test_4node(t):
+    run_all(t, '4node')
+
+
+def test_1node_initrd(t):
+    path = os.path.join(t.workdir, 'initrd.bin')
+    bootcheck.make_initrd(path)
+    report = run_all(t, '1node', initrd=path)
+    skipped = [c.name for c in report.cases if c.skipped and 'initrd' in c.name]
+    t.check(not skipped, f'initrd tests skipped although QEMU got -initrd: {skipped}')
