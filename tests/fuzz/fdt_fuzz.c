@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <numbat/errno.h>
-
 #include "platform/fdt.h"
 #include "platform/machine.h"
 
