@@ -263,6 +263,29 @@ TEST(qemu_after_opensbi)
 }
 
 /*
+ * qemu-opensbi-initrd: saved from guest memory, booted with -smp 2, a
+ * 1000000-byte -initrd and -append "numbat verbose". Expect the initrd
+ * [0x84200000, 0x842f4240) from QEMU's 32-bit cells, reserved beside
+ * OpenSBI's mmode_resv0, the boot arguments, and two harts.
+ */
+TEST(qemu_after_opensbi_with_initrd)
+{
+    struct machine m;
+
+    parse_fixture("qemu-opensbi-initrd", &m);
+    EXPECT_EQ(m.initrd_start, 0x84200000);
+    EXPECT_EQ(m.initrd_end, 0x84200000 + 1000000);
+    EXPECT_EQ(m.nr_reserved, 2);
+    expect_reserved(&m, 0, 0x80000000, 0x80000, RESERVE_NODE,
+                    "mmode_resv0@80000000");
+    expect_reserved(&m, 1, 0x84200000, 1000000, RESERVE_INITRD, "");
+    EXPECT(strcmp(m.bootargs, "numbat verbose") == 0, "bootargs '%s'",
+           m.bootargs);
+    EXPECT_EQ(m.nr_harts, 2);
+    expect_hart(&m, 1, 1, 0);
+}
+
+/*
  * opensbi-resv: the tree as OpenSBI hands it on, with -initrd and -append.
  *
  *   [0x80000000, +0x40000)  reserved-memory mmode_resv1@80000000
