@@ -77,14 +77,23 @@ class Result:
     capped: bool = False         # console passed OUTPUT_CAP; QEMU was stopped
     qemu_errors: str = ''        # QEMU's own stderr (bad options, bad -dtb, ...)
     watch_seconds: float = None  # when `watch` first appeared, else None
+    cap: int = OUTPUT_CAP        # the output cap this run had, in bytes
+
+    @property
+    def qemu_failed(self):
+        """QEMU reported an error and the kernel never printed its first line."""
+        return 'qemu-system' in self.qemu_errors and 'Numbat:' not in self.console
 
     def describe(self):
         """One line on how the run ended, for people."""
         if self.capped:
-            return (f'console output passed {OUTPUT_CAP >> 20} MiB and was cut off '
+            return (f'console output passed {self.cap} bytes and was cut off '
                     f'(a print loop?); QEMU was stopped after {self.seconds:.1f} s')
         if self.timed_out:
             return f'timed out after {self.seconds:.1f} s (QEMU killed)'
+        if self.status != 0 and self.qemu_failed:
+            last = self.qemu_errors.strip().splitlines()[-1]
+            return f'QEMU failed before the kernel ran (status {self.status}): {last}'
         what = {0: 'passed / halted', 1: 'in-kernel tests failed',
                 2: 'kernel panic', 3: 'impossible boot request'}.get(
                     self.status, 'not a kernel status: QEMU itself failed?')
@@ -348,12 +357,13 @@ def _kill_group(proc):
 
 def run(kernel, topology='1node', mem=None, smp=None, append='', initrd=None,
         dtb=None, timeout=30, gdb_port=None, extra_args=(), watch=None,
-        stop_at_watch=False, on_output=None, workdir=None):
+        stop_at_watch=False, on_output=None, workdir=None, output_cap=OUTPUT_CAP):
     """Boot `kernel` and return a Result. Never waits past `timeout` seconds:
     QEMU's whole process group is killed then. `watch` is a string whose
     first appearance on the console is timed (Result.watch_seconds); with
     `stop_at_watch` QEMU is stopped right there (status 0). `on_output` gets
-    each chunk of console text as it arrives. RunError when the run cannot
+    each chunk of console text as it arrives. Console text past
+    `output_cap` bytes stops QEMU (Result.capped). RunError when the run cannot
     start."""
     cmd = qemu_command(kernel, topology, mem, smp, append, initrd, dtb, gdb_port,
                        extra_args, workdir)
@@ -372,8 +382,8 @@ def run(kernel, topology='1node', mem=None, smp=None, append='', initrd=None,
             chunk = os.read(proc.stdout.fileno(), 65536)
             if not chunk:
                 return
-            if len(state['out']) + len(chunk) > OUTPUT_CAP:
-                state['out'] += chunk[:OUTPUT_CAP - len(state['out'])]
+            if len(state['out']) + len(chunk) > output_cap:
+                state['out'] += chunk[:output_cap - len(state['out'])]
                 state['capped'] = True
                 _kill_group(proc)
                 return
@@ -426,7 +436,7 @@ def run(kernel, topology='1node', mem=None, smp=None, append='', initrd=None,
         console = symbolise(console, kernel)
     return Result(console=console, status=status, timed_out=timed_out and not
                   state['capped'], command=cmd, seconds=seconds,
-                  capped=state['capped'],
+                  capped=state['capped'], cap=output_cap,
                   qemu_errors=errbuf.decode('utf-8', 'replace'),
                   watch_seconds=state['watch'])
 
