@@ -199,17 +199,17 @@ static void take_back_block(mfn_t mfn, unsigned int order)
         struct page_info *pg = mfn_to_page(m);
         uint64_t ci = page_count_info(pg);
 
-        if (ci & (PGC_HOLE | PGC_NODE_META) || m == 0)
+        if (unlikely(ci & (PGC_HOLE | PGC_NODE_META) || m == 0))
             mm_hook_panic("free_heap_pages: frame 0x%lx (%s) was never given "
                           "out by the heap: it is %s",
                           m, page_state_name(pgc_state(ci)),
                           not_heap_reason(m, ci));
-        if (pgc_state(ci) != PAGE_STATE_INUSE)
+        if (unlikely(pgc_state(ci) != PAGE_STATE_INUSE))
             mm_hook_panic("free_heap_pages: frame 0x%lx is %s, not inuse%s", m,
                           page_state_name(pgc_state(ci)),
                           pgc_state(ci) == PAGE_STATE_FREE ? " (double free?)"
                                                            : "");
-        if (pg->node != node)
+        if (unlikely(pg->node != node))
             mm_hook_panic("free_heap_pages: block 0x%lx order %u spans nodes "
                           "%u and %u",
                           mfn, order, node, pg->node);
@@ -279,72 +279,46 @@ static unsigned int largest_block_order(mfn_t s, mfn_t e)
     return order;
 }
 
-/* Free [s, e) - all inuse, one node - in the largest aligned blocks. */
-static void free_in_blocks(mfn_t s, mfn_t e)
-{
-    while (s < e) {
-        unsigned int order = largest_block_order(s, e);
-
-        free_block_locked(s, order, false);
-        s += (mfn_t)1 << order;
-    }
-}
-
 /*
- * Claim frames [s, e) of node `node` for the heap, stopping at the first
- * hole or frame of another node: count the init, record the node, mark the
- * frame inuse (flags kept). Returns where it stopped.
+ * Claim frames [s, e), all RAM of node `node`, for the heap: count the
+ * init, record the node, mark the frame inuse (flags kept). A frame that
+ * is not uninitialised, or that the frame table calls a hole, is a panic.
  */
-static mfn_t claim_frames(mfn_t s, mfn_t e, unsigned int node)
+static void claim_frames(mfn_t s, mfn_t e, unsigned int node)
 {
-    mfn_t m;
-
-    for (m = s; m < e; m++) {
+    for (mfn_t m = s; m < e; m++) {
         struct page_info *pg = mfn_to_page(m);
         uint64_t ci = page_count_info(pg);
 
-        if ((ci & PGC_HOLE) || mm_hook_mfn_to_node(m) != node)
-            break;
-        if (pgc_state(ci) != PAGE_STATE_UNINITIALISED)
-            mm_hook_panic(
-                "init_heap_pages: frame 0x%lx is %s, not uninitialised", m,
-                page_state_name(pgc_state(ci)));
+        if (unlikely(pgc_state(ci) != PAGE_STATE_UNINITIALISED ||
+                     (ci & PGC_HOLE)))
+            mm_hook_panic("init_heap_pages: frame 0x%lx is %s%s, not an "
+                          "uninitialised RAM frame",
+                          m, page_state_name(pgc_state(ci)),
+                          ci & PGC_HOLE ? " (a hole)" : "");
+        ASSERT(mm_hook_mfn_to_node(m) == node);
         pg->node = (uint8_t)node;
         pg->nr_inits++;
         WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_INUSE));
     }
-    return m;
 }
 
 /*
- * Hand the run of node `node` that starts at s to the heap, one largest
- * aligned block at a time: claim the block's frames, then free the block.
- * (Block by block, so the free finds the block's page_info still in the
- * cache.) Returns where the run ended: a hole, another node's frame, or e.
+ * Hand [s, e), RAM of node `node`, to the heap in the largest aligned
+ * blocks: claim each block's frames, then free the block through the free
+ * path. (Block by block, so the free finds the block's page_info still in
+ * the cache.)
  */
-static mfn_t init_node_run(mfn_t s, mfn_t e, unsigned int node)
+static void init_node_run(mfn_t s, mfn_t e, unsigned int node)
 {
     while (s < e) {
         unsigned int order = largest_block_order(s, e);
         mfn_t block_end = s + ((mfn_t)1 << order);
-        mfn_t claimed = claim_frames(s, block_end, node);
 
-        if (claimed < block_end) { /* the run ends inside this block */
-            free_in_blocks(s, claimed);
-            return claimed;
-        }
+        claim_frames(s, block_end, node);
         free_block_locked(s, order, false);
         s = block_end;
     }
-    return e;
-}
-
-/* Where the run of valid frames of `node` from s ends (reads only). */
-static mfn_t node_run_end(mfn_t s, mfn_t e, unsigned int node)
-{
-    while (s < e && mfn_valid(s) && mm_hook_mfn_to_node(s) == node)
-        s++;
-    return s;
 }
 
 /*
@@ -395,20 +369,19 @@ static void init_heap_pages_locked(mfn_t s, mfn_t e)
     }
     while (s < e) {
         unsigned int node;
+        mfn_t run_end, heap_end;
 
         if (!mfn_valid(s)) { /* a hole: nothing to hand over */
             s++;
             continue;
         }
         node = node_of_ram(s);
-        if (node_heap_get(node) == NULL) {
-            mfn_t run_end = node_run_end(s, e, node);
-
-            init_node_run(s, create_node_heap(node, s, run_end), node);
-            s = run_end;
-        } else {
-            s = init_node_run(s, e, node);
-        }
+        run_end = mm_hook_node_run_end(s, e);
+        heap_end = run_end;
+        if (node_heap_get(node) == NULL)
+            heap_end = create_node_heap(node, s, run_end);
+        init_node_run(s, heap_end, node);
+        s = run_end;
     }
 }
 

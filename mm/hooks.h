@@ -42,6 +42,17 @@ void *mm_hook_pa_to_va(paddr_t pa);
 /* The node whose RAM holds frame mfn, or NUMA_NO_NODE if mfn is not RAM. */
 unsigned int mm_hook_mfn_to_node(mfn_t mfn);
 
+/*
+ * Optional: the end of the run of frames that starts at frame mfn (RAM)
+ * and stays on mfn's node - the first frame from mfn on that is on
+ * another node or is not RAM - but at most `limit`. init_heap_pages() asks
+ * once per run instead of asking mm_hook_mfn_to_node() for every frame.
+ * A host that does not define it gets a weak default in mm/numa.c that
+ * does just that (numa_node_run_end_by_frame), so defining it is only a
+ * speed-up: a host with a table of banks can answer at once.
+ */
+mfn_t mm_hook_node_run_end(mfn_t mfn, mfn_t limit);
+
 /* The node of the hart that is running this code. */
 unsigned int mm_hook_this_node(void);
 

@@ -11,6 +11,9 @@
  * With at most MAX_NUMNODES (8) nodes an insertion sort on every fallback
  * is cheaper than keeping a sorted table up to date, and it is only run
  * when the local node could not help.
+ *
+ * This file also holds the default for the optional hook
+ * mm_hook_node_run_end(): where the run of one node's frames ends.
  */
 #include "mm/hooks.h"
 #include "mm/numa.h"
@@ -43,4 +46,19 @@ unsigned int numa_fallback_nodes(unsigned int node,
         n++;
     }
     return n;
+}
+
+mfn_t numa_node_run_end_by_frame(mfn_t mfn, mfn_t limit)
+{
+    unsigned int node = mm_hook_mfn_to_node(mfn);
+
+    while (mfn < limit && mm_hook_mfn_to_node(mfn) == node)
+        mfn++;
+    return mfn;
+}
+
+/* Weak: a host's own mm_hook_node_run_end(), if it has one, replaces it. */
+__attribute__((weak)) mfn_t mm_hook_node_run_end(mfn_t mfn, mfn_t limit)
+{
+    return numa_node_run_end_by_frame(mfn, limit);
 }

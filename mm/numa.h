@@ -15,4 +15,11 @@
 unsigned int numa_fallback_nodes(unsigned int node,
                                  unsigned int out[MAX_NUMNODES]);
 
+/*
+ * The end of mfn's node run, found by asking mm_hook_mfn_to_node() frame
+ * by frame: the first frame in (mfn, limit) on another node or not RAM,
+ * else limit. The default behind mm_hook_node_run_end().
+ */
+mfn_t numa_node_run_end_by_frame(mfn_t mfn, mfn_t limit);
+
 #endif /* MM_NUMA_H */

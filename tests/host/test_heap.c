@@ -334,7 +334,7 @@ TEST(init_twice_panics)
 {
     sim_boot_and_end(&one_node);
     EXPECT_PANIC(init_heap_pages(0x80010, 1),
-                 "frame 0x80010 is free, not uninitialised");
+                 "frame 0x80010 is free, not an uninitialised RAM frame");
 }
 
 /* Expect: an unknown node id is a panic that says what is accepted. */

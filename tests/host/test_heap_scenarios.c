@@ -268,7 +268,7 @@ TEST(scenario6_uninitialised_block_initialised_once)
                "frame 0x%lx not free", f);
     }
     EXPECT_EQ(heap_check(), 0);
-    EXPECT_PANIC(init_heap_pages(b, 32), "not uninitialised");
+    EXPECT_PANIC(init_heap_pages(b, 32), "is free, not an uninitialised RAM frame");
 }
 
 /* True if every frame of [s, e) has PGC_EXTRA and state `state`. */

@@ -398,6 +398,7 @@ unsigned long heap_model_run(const struct sim_machine *m, uint64_t seed,
 {
     md.m = m;
     md.rng = seed | 1;
+    sim_set_frame_by_frame(seed & 2); /* half the runs: mm/'s default */
     model_boot(m);
     model_check();
     for (unsigned long i = 0; i < nr_ops; i++) {
@@ -414,6 +415,7 @@ unsigned long heap_model_run(const struct sim_machine *m, uint64_t seed,
         model_check();
     }
     model_drain();
+    sim_set_frame_by_frame(false);
     sim_teardown();
     return nr_ops;
 }

@@ -27,6 +27,7 @@
 #include "mm/frametable.h"
 #include "mm/heap.h"
 #include "mm/hooks.h"
+#include "mm/numa.h"
 
 void harness_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((weak, format(printf, 3, 4)));
@@ -43,6 +44,7 @@ static mfn_t ft_mfn;               /* the frame table's first frame */
 static unsigned long ft_pages;     /* and its size in frames */
 static unsigned long pa_to_va_calls; /* mm_hook_pa_to_va() calls counted */
 static bool quiet;                   /* drop printk output */
+static bool frame_by_frame;          /* node runs via mm/\'s default */
 static char last_printk[512];        /* the last printk message */
 
 static int heap_lock;               /* 1 while held: a test-and-set spinlock */
@@ -144,6 +146,26 @@ unsigned int mm_hook_mfn_to_node(mfn_t mfn)
     if (last_bank < machine.nr_banks && mfn >= b->s && mfn < b->e)
         return b->node;
     return sim_node_of(mfn);
+}
+
+/*
+ * The end of mfn's node run from the bank table: through every following
+ * bank that starts where the last one ended and is on the same node. With
+ * sim_set_frame_by_frame(true) it uses mm/'s frame-by-frame default
+ * instead, so the tests cover both.
+ */
+mfn_t mm_hook_node_run_end(mfn_t mfn, mfn_t limit)
+{
+    unsigned int node = sim_node_of(mfn), i = last_bank;
+    mfn_t end;
+
+    if (frame_by_frame || node == NUMA_NO_NODE)
+        return numa_node_run_end_by_frame(mfn, limit);
+    end = machine.banks[i].e;
+    while (i + 1 < machine.nr_banks && machine.banks[i + 1].s == end &&
+           machine.banks[i + 1].node == node)
+        end = machine.banks[++i].e;
+    return MIN(end, limit);
 }
 
 unsigned int mm_hook_this_node(void)
@@ -316,6 +338,11 @@ unsigned long sim_resident_pages(void)
         n += vec[i] & 1;
     free(vec);
     return n;
+}
+
+void sim_set_frame_by_frame(bool on)
+{
+    frame_by_frame = on;
 }
 
 void sim_set_quiet(bool q)

@@ -90,6 +90,12 @@ unsigned long sim_take_pa_to_va_calls(void);
 /* Pages of the simulated RAM the process has touched (mincore). */
 unsigned long sim_resident_pages(void);
 
+/*
+ * Answer mm_hook_node_run_end() with mm/'s frame-by-frame default (true)
+ * or from the bank table (false, the default).
+ */
+void sim_set_frame_by_frame(bool on);
+
 /* printk output: silence it (randomized runs), and the last message. */
 void sim_set_quiet(bool quiet);
 const char *sim_last_printk(void);
