@@ -1529,13 +1529,24 @@ TEST(add_reserved_sorted_and_bounded)
 /* errno_name(): each code's name, negative or positive; unknown codes "E?". */
 TEST(errno_names)
 {
-    EXPECT(strcmp(errno_name(-EBADMSG), "EBADMSG") == 0, "%s",
-           errno_name(-EBADMSG));
-    EXPECT(strcmp(errno_name(-ENOMEM), "ENOMEM") == 0, "%s",
-           errno_name(-ENOMEM));
-    EXPECT(strcmp(errno_name(ENOSPC), "ENOSPC") == 0, "%s", errno_name(ENOSPC));
-    EXPECT(strcmp(errno_name(-EOVERFLOW), "EOVERFLOW") == 0, "%s",
-           errno_name(-EOVERFLOW));
+    static const struct {
+        int code;
+        const char *name;
+    } all[] = {
+        {ENOENT, "ENOENT"},       {EIO, "EIO"},         {E2BIG, "E2BIG"},
+        {ENOMEM, "ENOMEM"},       {EFAULT, "EFAULT"},   {EBUSY, "EBUSY"},
+        {EEXIST, "EEXIST"},       {ENODEV, "ENODEV"},   {EINVAL, "EINVAL"},
+        {ENOSPC, "ENOSPC"},       {ERANGE, "ERANGE"},   {ENOSYS, "ENOSYS"},
+        {EOVERFLOW, "EOVERFLOW"}, {EBADMSG, "EBADMSG"},
+    };
+
+    for (unsigned int i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        EXPECT(strcmp(errno_name(-all[i].code), all[i].name) == 0,
+               "errno_name(-%d) = %s, want %s", all[i].code,
+               errno_name(-all[i].code), all[i].name);
+        EXPECT(strcmp(errno_name(all[i].code), all[i].name) == 0,
+               "errno_name(%d) = %s", all[i].code, errno_name(all[i].code));
+    }
     EXPECT(strcmp(errno_name(0), "E?") == 0, "%s", errno_name(0));
     EXPECT(strcmp(errno_name(-9999), "E?") == 0, "%s", errno_name(-9999));
     EXPECT(strcmp(errno_name(-2147483647 - 1), "E?") == 0, "INT_MIN");
