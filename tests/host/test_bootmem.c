@@ -194,3 +194,25 @@ TEST(end_hands_everything_over)
     EXPECT_EQ(heap_total_free_pages(), 0x200 - sim_frametable_pages() - 2 * 3);
     EXPECT_EQ(heap_check(), 0);
 }
+
+/*
+ *   node 0 [0x80000, 0x80100)  hole  node 1 [0x81000, 0x81100)   boot hart on
+ * node 1 Expect: end_boot_allocator hands node 1's range to the heap first.
+ */
+TEST(end_hands_boot_node_first)
+{
+    static const struct sim_machine m = {
+        .name = "two nodes, boot hart on node 1",
+        .nr_banks = 2,
+        .banks = {{0x80000, 0x80100, 0}, {0x81000, 0x81100, 1}},
+        .boot_node = 1,
+    };
+    mfn_t runs[SIM_MAX_RUNS_TRACED];
+    unsigned int n;
+
+    sim_boot_and_end(&m);
+    n = sim_take_runs_asked(runs);
+    REQUIRE(n == 2, "%u node runs", n);
+    EXPECT_EQ(runs[0], 0x81000);
+    EXPECT_EQ(runs[1], 0x80000);
+}

@@ -44,8 +44,10 @@ static mfn_t ft_mfn;               /* the frame table's first frame */
 static unsigned long ft_pages;     /* and its size in frames */
 static unsigned long pa_to_va_calls; /* mm_hook_pa_to_va() calls counted */
 static bool quiet;                   /* drop printk output */
-static bool frame_by_frame;          /* node runs via mm/\'s default */
-static char last_printk[512];        /* the last printk message */
+static bool frame_by_frame;          /* node runs via mm/'s default */
+static mfn_t runs_asked[SIM_MAX_RUNS_TRACED]; /* mm_hook_node_run_end's mfns */
+static unsigned int nr_runs_asked;            /* entries in runs_asked */
+static char last_printk[512];                 /* the last printk message */
 
 static int heap_lock;               /* 1 while held: a test-and-set spinlock */
 static int lock_owner;              /* sim_hart_id() of the holder, 0 = none */
@@ -159,6 +161,8 @@ mfn_t mm_hook_node_run_end(mfn_t mfn, mfn_t limit)
     unsigned int node = sim_node_of(mfn), i = last_bank;
     mfn_t end;
 
+    if (nr_runs_asked < SIM_MAX_RUNS_TRACED)
+        runs_asked[nr_runs_asked++] = mfn;
     if (frame_by_frame || node == NUMA_NO_NODE)
         return numa_node_run_end_by_frame(mfn, limit);
     end = machine.banks[i].e;
@@ -271,6 +275,7 @@ void sim_boot(const struct sim_machine *m)
     last_bank = 0;
     sim_boot_memory();
     pa_to_va_calls = 0;
+    nr_runs_asked = 0;
 }
 
 void sim_boot_and_end(const struct sim_machine *m)
@@ -337,6 +342,15 @@ unsigned long sim_resident_pages(void)
     for (size_t i = 0; i < pages; i++)
         n += vec[i] & 1;
     free(vec);
+    return n;
+}
+
+unsigned int sim_take_runs_asked(mfn_t out[SIM_MAX_RUNS_TRACED])
+{
+    unsigned int n = nr_runs_asked;
+
+    memcpy(out, runs_asked, n * sizeof(*out));
+    nr_runs_asked = 0;
     return n;
 }
 

@@ -96,6 +96,14 @@ unsigned long sim_resident_pages(void);
  */
 void sim_set_frame_by_frame(bool on);
 
+/*
+ * The first frames mm_hook_node_run_end() was asked about since sim_boot
+ * (or the last call), in order: which node runs init_heap_pages took
+ * first. Returns how many (at most SIM_MAX_RUNS_TRACED) and forgets them.
+ */
+#define SIM_MAX_RUNS_TRACED 16
+unsigned int sim_take_runs_asked(mfn_t out[SIM_MAX_RUNS_TRACED]);
+
 /* printk output: silence it (randomized runs), and the last message. */
 void sim_set_quiet(bool quiet);
 const char *sim_last_printk(void);
