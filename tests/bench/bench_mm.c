@@ -28,6 +28,7 @@
 #include "mm/bootmem.h"
 #include "mm/frametable.h"
 #include "mm/heap.h"
+#include "mm/hooks.h"
 #include "mm/node_heap.h"
 #include "mm/page.h"
 #include "tests/host/lib/sim.h"
@@ -176,6 +177,18 @@ static double time_bare_list(void)
     return (now_ns() - t0) / PAIRS;
 }
 
+/* The cost of the heap lock alone: one mm_hook_lock + mm_hook_unlock. */
+static double time_lock(void)
+{
+    double t0 = now_ns();
+
+    for (unsigned long i = 0; i < PAIRS; i++) {
+        mm_hook_lock();
+        mm_hook_unlock();
+    }
+    return (now_ns() - t0) / PAIRS;
+}
+
 /* ---- the table
  * ----------------------------------------------------------------- */
 
@@ -210,7 +223,7 @@ static struct init_figures best_init(bool page_by_page, int reps)
 int main(void)
 {
     struct init_figures fast, slow;
-    double pair_warm, pair_cold, bare;
+    double pair_warm, pair_cold, bare, lock;
 
     perf_open();
     slow = best_init(true, 1);
@@ -218,6 +231,7 @@ int main(void)
     pair_cold = time_alloc_free(false);
     pair_warm = time_alloc_free(true);
     bare = time_bare_list();
+    lock = time_lock();
     sim_teardown();
 
     printf("bench_mm: %s, %llu frames; -O2 -DNDEBUG\n", big.name,
@@ -244,6 +258,7 @@ int main(void)
     row("order-0 alloc+free pair, fully merged heap", pair_cold, "ns", "(info)",
         -1);
     row("bare singly-linked list pop+push", bare, "ns", "(info)", -1);
+    row("heap lock + unlock (a pair takes it twice)", lock, "ns", "(info)", -1);
     row("pair / bare list", pair_warm / bare, "x", "<= 3",
         pair_warm / bare <= 3);
     row("sizeof(struct page_info)", (double)sizeof(struct page_info), "bytes",
