@@ -29,9 +29,12 @@ static inline unsigned int mfn_zone(mfn_t mfn)
 /* The frame table is set up by frametable_init() (mm/frametable.h). */
 
 /*
- * Give frames [mfn, mfn + nr_pages) to the heap for the first time. Every
- * frame must be uninitialised. Touches only page_info, never the pages,
- * except the few it carves for a node's heap structures. MFN 0 is kept out.
+ * Give frames [mfn, mfn + nr_pages) to the heap for the first time, in
+ * the largest aligned blocks, split at holes and node boundaries. Every
+ * RAM frame in the range must be uninitialised (else a panic); holes are
+ * skipped; MFN 0 is kept out (parked as offlined). Touches only page_info,
+ * never the pages, except the few it carves for a new node heap. Takes the
+ * heap lock.
  */
 void init_heap_pages(mfn_t mfn, unsigned long nr_pages);
 
