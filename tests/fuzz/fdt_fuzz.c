@@ -18,6 +18,22 @@
 #include "platform/fdt.h"
 #include "platform/machine.h"
 
+/*
+ * The walkers must agree with each other: every child that
+ * fdt_first_child / fdt_next_sibling list has `node` as its fdt_parent,
+ * and comes later in the blob. A disagreement is a bug: crash so the
+ * fuzzer keeps the input.
+ */
+static void check_children(const struct fdt *fdt, int node)
+{
+    int nr = 0;
+
+    for (int c = fdt_first_child(fdt, node); c >= 0 && nr < 16;
+         c = fdt_next_sibling(fdt, c), nr++)
+        if (c <= node || fdt_parent(fdt, c) != node)
+            abort();
+}
+
 /* Touch every node and property through the walkers, as a kernel would. */
 static void walk_everything(const struct fdt *fdt)
 {
@@ -38,12 +54,11 @@ static void walk_everything(const struct fdt *fdt)
         (void)fdt_prop_string(fdt, n, "compatible");
         (void)fdt_prop_u32(fdt, n, "phandle", &v);
         (void)fdt_next_sibling(fdt, n);
-        (void)fdt_first_child(fdt, n);
-        if (visited <
-            64) { /* fdt_parent and fdt_reg walk from the root: keep it fast */
-            (void)fdt_parent(fdt, n);
+        /* fdt_parent and fdt_reg walk from the root: only the first few. */
+        if (visited < 16)
+            check_children(fdt, n);
+        if (visited < 64)
             (void)fdt_reg(fdt, n, 0, &base, &size, &why);
-        }
     }
     (void)fdt_find_path(fdt, "/cpus/cpu@0");
     (void)fdt_find_path(fdt, "/soc/serial");
