@@ -180,6 +180,9 @@ def run_host(binary):
     replay = f'replay: {binary} --seed {seed.group(1)}' if seed else ''
     if status is None:
         o.failures.append(f'{name} timed out after {HOST_TIMEOUT} s')
+    elif status < 0:
+        o.failures.append(f'{name} was killed by signal {-status} (a crash); the '
+                          'cases after its last printed result never ran')
     elif not report.found:
         o.failures.append(f'{name} printed no KTAP (exit status {status})')
     elif status != 0 and all(c.ok for c in report.cases):
