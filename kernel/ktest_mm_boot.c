@@ -8,6 +8,8 @@
  */
 #include "../mm/frametable.h"
 #include "../mm/heap.h"
+#include "../mm/hooks.h"
+#include "../mm/numa.h"
 #include "board.h"
 #include "initrd.h"
 #include "ktest.h"
@@ -119,6 +121,30 @@ static void mfn0_never_handed_out(void)
         free_heap_pages(got[--n], 0);
 }
 
+/*
+ * The kernel's fast mm_hook_node_run_end() (one step per bank) must give
+ * the same answer as asking mm_hook_mfn_to_node() frame by frame, for
+ * runs that start at each end of every bank (the hook's contract: the run
+ * starts at a frame of RAM).
+ */
+static void node_run_end_matches_frame_by_frame(void)
+{
+    const struct machine *m = board();
+
+    for (unsigned int i = 0; i < m->nr_banks; i++) {
+        mfn_t s = pa_to_mfn(m->banks[i].base);
+        mfn_t e = pa_to_mfn(m->banks[i].base + m->banks[i].size);
+        mfn_t probes[] = {s, s + 1, e - 2, e - 1};
+
+        for (unsigned int p = 0; p < ARRAY_SIZE(probes); p++) {
+            mfn_t limit = e + 0x1000; /* past this bank's end */
+
+            EXPECT_EQ(mm_hook_node_run_end(probes[p], limit),
+                      numa_node_run_end_by_frame(probes[p], limit));
+        }
+    }
+}
+
 static const struct ktest_case mm_boot_cases[] = {
     KTEST_CASE(heap_check_passes),
     KTEST_CASE(free_equals_ram_minus_reserved),
@@ -126,5 +152,6 @@ static const struct ktest_case mm_boot_cases[] = {
     KTEST_CASE(exact_node_alloc_and_free),
     KTEST_CASE(large_block_roundtrip),
     KTEST_CASE(mfn0_never_handed_out),
+    KTEST_CASE(node_run_end_matches_frame_by_frame),
 };
 KTEST_SUITE(mm_boot, mm_boot_cases);
