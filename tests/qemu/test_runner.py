@@ -84,3 +84,35 @@ def test_cli_messages(t):
             f'gdb port in use: status {status}, message {out.strip()!r}')
     status, out = cli('--append', 'ktest=nomatch*', '--timeout', '20', t.kernel)
     t.check(status == 3, f'the CLI should exit with the kernel status 3, got {status}')
+
+
+def test_ktap_parser(t):
+    """tools/ktap.py on hand-written reports: nesting at any indentation,
+    console noise, SKIP, a failing case with its diagnostic, and a plan cut
+    short (crashed)."""
+    import ktap
+    text = '\n'.join([
+        'OpenSBI v1.1', 'ok 7 not ktap yet', 'KTAP version 1', '1..3',
+        '\tKTAP version 1', '\t# Subtest: alpha', '\t1..2', '\tok 1 one',
+        'smp: noise from another hart', '\t\t# alpha.c:9: EXPECT_EQ(a, b): 1 != 2',
+        '\tnot ok 2 two', 'not ok 1 alpha',
+        '  KTAP version 1', '  # Subtest: beta', '  1..1',
+        '  ok 1 - three # SKIP no initrd', 'ok 2 beta # SKIP',
+        '    KTAP version 1', '    # Subtest: gamma', '    1..2', '    ok 1 four',
+    ])
+    r = ktap.parse(text)
+    got = [(c.name, c.ok, c.skipped) for c in r.cases]
+    want = [('alpha.one', True, False), ('alpha.two', False, False),
+            ('beta.three', True, True), ('gamma.four', True, False),
+            ('gamma.(missing results)', False, False),
+            ('(missing results)', False, False)]
+    t.check(got == want, f'parsed {got}, expected {want}')
+    two = [c for c in r.cases if c.name == 'alpha.two']
+    t.check(two and any('1 != 2' in d for d in two[0].diagnostics),
+            f'the diagnostic of alpha.two was lost: {two}')
+    t.check(not r.complete, 'a report with missing results counts as complete')
+    whole = ktap.parse('KTAP version 1\n1..1\nok 1 x\n# ktest: 1 passed, 0 failed, 0 skipped')
+    t.check(whole.complete and whole.summary == (1, 0, 0) and len(whole.cases) == 1,
+            f'a complete one-case report read as {whole}')
+    t.check(not ktap.parse('no tests here\nok 1 x\n').found,
+            'text without a KTAP version line was taken for KTAP')
