@@ -45,3 +45,11 @@ def test_1node_initrd(t):
     report = run_all(t, '1node', initrd=path)
     skipped = [c.name for c in report.cases if c.skipped and 'initrd' in c.name]
     t.check(not skipped, f'initrd tests skipped although QEMU got -initrd: {skipped}')
+
+
+def test_memless(t):
+    run_all(t, 'memless')
+
+
+def test_cpuless(t):
+    run_all(t, 'cpuless')
