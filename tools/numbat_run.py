@@ -389,7 +389,10 @@ def run(kernel, topology='1node', mem=None, smp=None, append='', initrd=None,
                 return
             state['out'] += chunk
             if on_output:
-                on_output(chunk.decode('utf-8', 'replace'))
+                try:
+                    on_output(chunk.decode('utf-8', 'replace'))
+                except Exception:       # e.g. a closed pipe: keep reading anyway
+                    pass
             if watch_b and state['watch'] is None and watch_b in state['out']:
                 state['watch'] = time.monotonic() - start
                 if stop_at_watch:

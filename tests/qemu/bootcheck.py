@@ -24,11 +24,14 @@ MIB = 1 << 20
 PAGE = 4096
 
 
-def expected(topology):
+def expected(topology, mem_mib=None, smp=None):
     """{'banks': [(node, base, end)], 'harts': {node: [ids]},
     'distance': {node: [row]}, 'nodes': n, 'ram_mib': m, 'nr_harts': h}
-    for a topology with its default size."""
+    for a topology, with its default size unless mem_mib/smp are given
+    (as --mem/--smp would)."""
     t = numbat_run.TOPOLOGIES[topology]
+    t = numbat_run.Topology(**{**vars(t), 'mem_mib': mem_mib or t.mem_mib,
+                               'smp': smp or t.smp})
     banks, base = [], DRAM_BASE
     for node, mib in zip(t.mem_nodes, numbat_run.split(t.mem_mib, t.mem_nodes)):
         banks.append((node, base, base + mib * MIB))

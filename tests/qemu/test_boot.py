@@ -15,11 +15,12 @@ import bootcheck
 READY = 'Numbat ready'
 
 
-def boot_and_compare(t, topology, **kw):
-    r = t.boot(topology=topology, watch=READY, stop_at_watch=True, timeout=60, **kw)
+def boot_and_compare(t, topology, mem_mib=None, smp=None, **kw):
+    r = t.boot(topology=topology, watch=READY, stop_at_watch=True, timeout=60,
+               mem=f'{mem_mib}M' if mem_mib else None, smp=smp, **kw)
     t.require(not r.timed_out and r.watch_seconds is not None,
               f'{topology}: no `{READY}` line ({r.describe()})')
-    return bootcheck.compare(t, r.console, bootcheck.expected(topology))
+    return bootcheck.compare(t, r.console, bootcheck.expected(topology, mem_mib, smp))
 
 
 def test_1node(t):
@@ -32,6 +33,11 @@ def test_2node(t):
 
 def test_4node(t):
     boot_and_compare(t, '4node')
+
+
+def test_2node_resized(t):
+    # --mem/--smp override the topology: 2 x 256 MiB, 3 + 3 harts.
+    boot_and_compare(t, '2node', mem_mib=512, smp=6)
 
 
 def test_memless(t):
