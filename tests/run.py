@@ -31,7 +31,6 @@ import glob
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile

@@ -52,3 +52,13 @@ def flood_elf(workdir):
     """Writes 'x' to the UART forever."""
     return build(workdir, 'flood',
                  f'\tli t0, {UART:#x}\n\tli t1, 0x78\n1:\tsb t1, 0(t0)\n\tj 1b')
+
+
+def say_and_exit_elf(workdir, text, code=0):
+    """Writes `text` and a newline to the UART, then powers off with `code`."""
+    body = f'\tli t0, {UART:#x}\n'
+    for ch in text.encode() + b'\n':
+        body += f'\tli t1, {ch}\n\tsb t1, 0(t0)\n'
+    value = 0x5555 if code == 0 else (code << 16) | 0x3333
+    body += f'\tli t0, {POWEROFF:#x}\n\tli t1, {value:#x}\n\tsw t1, 0(t0)\n1:\tj 1b'
+    return build(workdir, f'say{code}', body)
