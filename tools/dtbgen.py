@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 
 CPULESS_NODE = 2            # the node staged without harts
 CPULESS_DISTANCES = {(0, 1): 20, (0, 2): 30, (1, 2): 20}
@@ -54,22 +55,29 @@ def dump_qemu_dts(qemu, machine_args, workdir):
     key = hashlib.sha1(' '.join([qemu] + machine_args).encode()).hexdigest()[:12]
     dtb = os.path.join(workdir, f'qemu-{key}.dtb')
     if not os.path.exists(dtb):
+        # Dump under a name of our own, then rename: parallel runs may
+        # stage the same tree at the same time.
+        tmp = f'{dtb}.{os.getpid()}.{threading.get_ident()}.tmp'
         args = list(machine_args)
         i = args.index('-machine')
-        args[i + 1] += f',dumpdtb={dtb}.tmp'
+        args[i + 1] += f',dumpdtb={tmp}'
         _check([qemu] + args + ['-nographic', '-display', 'none'], 'QEMU dumpdtb')
-        os.replace(dtb + '.tmp', dtb)
+        os.replace(tmp, dtb)
     return _check([_dtc(), '-q', '-I', 'dtb', '-O', 'dts', dtb], 'dtc decompile')
 
 
 def compile_dts(text, workdir, name):
     """dts text -> workdir/NAME.dtb (dtc warnings are not errors)."""
     os.makedirs(workdir, exist_ok=True)
-    src = os.path.join(workdir, name + '.dts')
+    tag = f'{os.getpid()}.{threading.get_ident()}'
+    src = os.path.join(workdir, f'{name}.{tag}.dts')
     out = os.path.join(workdir, name + '.dtb')
     with open(src, 'w') as f:
         f.write(text)
-    _check([_dtc(), '-q', '-I', 'dts', '-O', 'dtb', '-o', out, src], f'dtc {src}')
+    _check([_dtc(), '-q', '-I', 'dts', '-O', 'dtb', '-o', f'{out}.{tag}', src],
+           f'dtc {src}')
+    os.replace(f'{out}.{tag}', out)
+    os.remove(src)
     return out
 
 

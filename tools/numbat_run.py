@@ -334,8 +334,10 @@ def qemu_command(kernel, topology='1node', mem=None, smp=None, append='',
     t = get_topology(topology)
     if t.staged and not dtb:
         import dtbgen
+        uid = os.getuid() if hasattr(os, 'getuid') else 0
         dtb = dtbgen.stage(t.staged, qemu, machine_args(topology, mem, smp),
-                           workdir or tempfile.gettempdir())
+                           workdir or os.path.join(tempfile.gettempdir(),
+                                                   f'numbat-run-{uid}'))
     if append:
         cmd += ['-append', append]
     if initrd:
