@@ -394,13 +394,29 @@ def write_ninja(args, tools, argv):
     # -C): ninja only notices that it must regenerate its own manifest when
     # the edge's output is spelled the way ninja opened it.
     w(f'build build.ninja: configure | {" ".join(read)}')
-    w('  confargs = ' + ' '.join(shlex.quote(a) for a in argv
-                                 if a != '--install-deps'))
+    w('  confargs = ' + ' '.join(shlex.quote(a) for a in saved_args(args, argv)))
     with open(ninja_file(args), 'w') as f:
         f.write('\n'.join(out) + '\n')
     with open(os.path.join(os.path.dirname(ninja_file(args)),
                            'compile_commands.json'), 'w') as f:
         json.dump(commands, f, indent=1)
+
+
+def saved_args(args, argv):
+    """The arguments to configure again with: the same ones, less
+    --install-deps, with the build folder made absolute (ninja -C runs the
+    regeneration from inside that folder)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == '--install-deps':
+            pass
+        elif a == '--builddir':
+            skip = True
+        elif not a.startswith('--builddir='):
+            out.append(a)
+    return out + ['--builddir', os.path.abspath(args.builddir)]
 
 
 def expand(text):

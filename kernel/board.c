@@ -119,10 +119,12 @@ static void reserve(paddr_t base, uint64_t size, enum reserve_kind kind)
 
     if (err)
         panic("board_reserve_boot_ranges: cannot reserve %s [0x%lx, 0x%lx): "
-              "%s (at most %u reserved ranges)",
+              "%s (%s)",
               reserve_kind_name(kind), (unsigned long)base,
               (unsigned long)(base + size), errno_name(err),
-              MACHINE_MAX_RESERVED);
+              err == -ENOSPC ? "the table of reserved ranges is full; "
+                               "raise MACHINE_MAX_RESERVED"
+                             : "the range wraps past the top of memory");
 }
 
 void board_reserve_boot_ranges(void)

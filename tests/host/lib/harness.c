@@ -5,7 +5,10 @@
  *
  * Test cases are found through the linker: every TEST() puts a struct
  * host_test into the section "host_tests", and GNU ld defines
- * __start_host_tests / __stop_host_tests around it.
+ * __start_host_tests / __stop_host_tests around it. The compiler may lay
+ * the entries out in any order (GCC writes them backwards), so main()
+ * sorts them by file and line first: cases run in the order they are
+ * written, and a simple case written first also fails first.
  */
 #include "harness.h"
 
@@ -14,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define MAX_CASES 4096 /* more TEST()s than this in one binary is a mistake */
 
 extern const struct host_test __start_host_tests[];
 extern const struct host_test __stop_host_tests[];
@@ -97,6 +102,32 @@ static void parse_options(int argc, char **argv, int *list_only)
         seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
 }
 
+static int by_place(const void *a, const void *b)
+{
+    const struct host_test *x = *(const struct host_test *const *)a;
+    const struct host_test *y = *(const struct host_test *const *)b;
+    int c = strcmp(x->file, y->file);
+
+    return c ? c : x->line - y->line;
+}
+
+/* The registered cases in the order they are written; returns how many. */
+static size_t sorted_cases(const struct host_test **out)
+{
+    size_t n = 0;
+
+    for (const struct host_test *t = __start_host_tests; t < __stop_host_tests; t++) {
+        if (n == MAX_CASES) {
+            fprintf(stderr, "harness: more than %d TEST()s in one binary; split the file\n",
+                    MAX_CASES);
+            exit(2);
+        }
+        out[n++] = t;
+    }
+    qsort(out, n, sizeof(*out), by_place);
+    return n;
+}
+
 static int run_case(const struct host_test *t)
 {
     case_failures = 0;
@@ -108,26 +139,28 @@ static int run_case(const struct host_test *t)
 
 int main(int argc, char **argv)
 {
-    const struct host_test *t;
+    static const struct host_test *cases[MAX_CASES];
+    size_t nr_cases;
     int list_only = 0, n = 0, passed = 0, failed = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     parse_options(argc, argv, &list_only);
-    for (t = __start_host_tests; t < __stop_host_tests; t++)
-        n += selected(t->name, argc, argv);
+    nr_cases = sorted_cases(cases);
     if (list_only) {
-        for (t = __start_host_tests; t < __stop_host_tests; t++)
-            printf("%s (%s)\n", t->name, t->file);
+        for (size_t c = 0; c < nr_cases; c++)
+            printf("%s (%s:%d)\n", cases[c]->name, cases[c]->file, cases[c]->line);
         return 0;
     }
+    for (size_t c = 0; c < nr_cases; c++)
+        n += selected(cases[c]->name, argc, argv);
     printf("KTAP version 1\n# seed %llu (replay with --seed %llu)\n1..%d\n",
            (unsigned long long)seed, (unsigned long long)seed, n);
     int i = 0;
-    for (t = __start_host_tests; t < __stop_host_tests; t++) {
-        if (!selected(t->name, argc, argv))
+    for (size_t c = 0; c < nr_cases; c++) {
+        if (!selected(cases[c]->name, argc, argv))
             continue;
-        int ok = run_case(t);
-        printf("%sok %d %s\n", ok ? "" : "not ", ++i, t->name);
+        int ok = run_case(cases[c]);
+        printf("%sok %d %s\n", ok ? "" : "not ", ++i, cases[c]->name);
         ok ? passed++ : failed++;
     }
     printf("%d passed, %d failed\n", passed, failed);

@@ -2,8 +2,8 @@
  * tests/host/lib/harness.h - the host test harness.
  *
  * A host test file holds TEST(name) { ... } functions; the harness finds
- * them (each TEST lands in the ELF section "host_tests"), runs them in file
- * order and prints KTAP version 1 with a closing line "N passed, N failed".
+ * them (each TEST lands in the ELF section "host_tests"), runs them in the
+ * order they are written and prints KTAP version 1 with a closing line "N passed, N failed".
  *
  *   EXPECT(cond, fmt, ...)  records a failure with a message and goes on;
  *   REQUIRE(cond, fmt, ...) records a failure and ends the test case.
@@ -23,13 +23,14 @@ struct host_test {
     const char *name;   /* the function's name, printed in the KTAP line */
     void (*fn)(void);   /* the test body */
     const char *file;   /* where it is defined, for --list */
+    int line;           /* and on which line: cases run in file order */
 };
 
 #define TEST(name)                                                           \
     static void name(void);                                                  \
     static const struct host_test name##_entry                               \
         __attribute__((used, section("host_tests"), aligned(8))) = {         \
-            #name, name, __FILE__};                                          \
+            #name, name, __FILE__, __LINE__};                                \
     static void name(void)
 
 void harness_fail(const char *file, int line, const char *fmt, ...)
