@@ -17,7 +17,11 @@ QEMU still adds /chosen/bootargs and the initrd range to a -dtb tree, so
 the kernel's view of which node owns it differs.
 
 The same steps make blobs that are wrong on purpose, for the tests of the
-kernel's device-tree checks (tests/qemu/test_badtree.py).
+kernel's device-tree checks (tests/qemu/test_badtree.py). A blob must
+still get past QEMU (which parses it to add /chosen) and OpenSBI (which
+walks it for the harts, the interrupt controllers and the UART) to reach
+the kernel: so damage goes where they do not look, e.g. in memory nodes
+moved to the end of the tree.
 
 Every function returns the path of a .dtb in `workdir`; RuntimeError with
 dtc's or QEMU's message when a step fails. Standard library only.
@@ -172,14 +176,64 @@ def truncated(qemu, machine_args, workdir, keep=0.5):
     return out
 
 
-def garbage(workdir, size=4096, seed=1):
-    """`size` bytes of deterministic noise: not a device tree at all."""
-    os.makedirs(workdir, exist_ok=True)
-    out = os.path.join(workdir, 'garbage.dtb')
+def truncated_struct(qemu, machine_args, workdir, cut=28):
+    """QEMU's tree with its memory nodes moved last and the struct block cut
+    `cut` bytes short in the header (size_dt_struct), so the blob ends in
+    the middle of the last memory node's reg. QEMU and OpenSBI walk only as
+    far as the nodes they need and pass it on; the kernel must refuse it."""
+    dts = dump_qemu_dts(qemu, machine_args, workdir)
+    mem = memory_nodes(dts)
+    for text, *_ in mem:
+        dts = dts.replace(text, '')
+    end = dts.rindex('};')               # the root node's closing brace
+    dts = dts[:end] + ''.join(text for text, *_ in mem) + dts[end:]
+    with open(compile_dts(dts, workdir, 'memory-last'), 'rb') as f:
+        blob = bytearray(f.read())
+    size_struct = int.from_bytes(blob[36:40], 'big')   # header word 9
+    blob[36:40] = (size_struct - cut).to_bytes(4, 'big')
+    out = os.path.join(workdir, f'truncated-struct-{cut}.dtb')
+    with open(out, 'wb') as f:
+        f.write(bytes(blob))
+    return out
+
+
+def garbage_in_memory_node(qemu, machine_args, workdir, seed=3):
+    """QEMU's tree with the memory nodes moved last and the bytes of the
+    last one (from its FDT_BEGIN_NODE to the root's FDT_END_NODE) replaced
+    by noise: a well-formed header around a garbage struct tail."""
+    dts = dump_qemu_dts(qemu, machine_args, workdir)
+    mem = memory_nodes(dts)
+    for text, *_ in mem:
+        dts = dts.replace(text, '')
+    end = dts.rindex('};')
+    dts = dts[:end] + ''.join(text for text, *_ in mem) + dts[end:]
+    with open(compile_dts(dts, workdir, 'memory-last'), 'rb') as f:
+        blob = bytearray(f.read())
+    off_struct = int.from_bytes(blob[8:12], 'big')
+    size_struct = int.from_bytes(blob[36:40], 'big')
+    name = re.search(r'memory@([0-9a-f]+)', mem[-1][0]).group(0).encode() + b'\0'
+    start = blob.rindex(name, off_struct, off_struct + size_struct) - 4
+    stop = off_struct + size_struct - 8     # keep the root's END_NODE and FDT_END
+    noise = bytes(_noise(stop - start, seed))
+    blob[start:stop] = noise
+    out = os.path.join(workdir, 'garbage-memory-node.dtb')
+    with open(out, 'wb') as f:
+        f.write(bytes(blob))
+    return out
+
+
+def _noise(size, seed):
     data, x = bytearray(), seed
     while len(data) < size:
         x = (x * 6364136223846793005 + 1442695040888963407) & (2**64 - 1)
         data += (x >> 33).to_bytes(4, 'little')
+    return data[:size]
+
+
+def garbage(workdir, size=4096, seed=1):
+    """`size` bytes of deterministic noise: not a device tree at all."""
+    os.makedirs(workdir, exist_ok=True)
+    out = os.path.join(workdir, 'garbage.dtb')
     with open(out, 'wb') as f:
-        f.write(bytes(data[:size]))
+        f.write(bytes(_noise(size, seed)))
     return out

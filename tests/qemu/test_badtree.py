@@ -3,12 +3,16 @@ it cannot use must end in a `PANIC` line that names the problem, and exit
 status 2, quickly, never a hang. The trees are QEMU's own, dumped and
 damaged by tools/dtbgen.py, and given to QEMU with -dtb.
 
-Two kinds of damage never reach the kernel on QEMU 7.2, and the tests say
-so instead of pretending: QEMU itself refuses a blob with a bad magic
-number (it parses the blob to add /chosen), and OpenSBI stops silently on
-a truncated blob (it parses the tree before the kernel runs). For those we
-check that the runner reports QEMU's error, or kills the silent firmware at
-the time limit. The kernel's own parser meets such blobs in the host tests
+A truncated or garbled blob reaches the kernel only if the damage spares
+what QEMU and OpenSBI read first: tools/dtbgen.py moves the memory nodes
+to the end of the tree, then shortens the struct block inside them, or
+fills the last one with noise. Two kinds of damage
+never reach the kernel on QEMU 7.2, and the tests say so instead of
+pretending: QEMU itself refuses a blob with a bad magic number (it parses
+the blob to add /chosen), and OpenSBI stops silently on a blob cut short
+as a file (it needs the nodes that are lost). For those we check that the
+runner reports QEMU's error, or kills the silent firmware at the time
+limit. The kernel's own parser meets such blobs in the host tests
 (tests/host/test_fdt.c) and the fuzzer.
 """
 
@@ -44,6 +48,26 @@ def test_memory_reg_malformed(t):
 def test_no_memory(t):
     r = boot_bad(t, dtbgen.no_memory)
     expect_panic(t, r, r'(?i)no RAM|memory')
+
+
+def test_struct_block_truncated(t):
+    # The header says the struct block ends inside the last memory node
+    # (cut 28 bytes: inside its reg; cut 40: no FDT_END token at all).
+    for cut in (28, 40):
+        r = boot_bad(t, lambda q, m, w, cut=cut: dtbgen.truncated_struct(q, m, w, cut))
+        t.require('Numbat:' in r.console, f'cut {cut}: the blob did not reach the '
+                  f'kernel ({r.describe()})')
+        expect_panic(t, r, r'(?i)struct block|runs past|FDT_END|truncat')
+
+
+def test_garbage_struct_tail(t):
+    # Garbage bytes where the last memory node was, inside a sound header.
+    for seed in (1, 2):
+        r = boot_bad(t, lambda q, m, w, seed=seed:
+                     dtbgen.garbage_in_memory_node(q, m, w, seed))
+        t.require('Numbat:' in r.console, f'seed {seed}: the blob did not reach the '
+                  f'kernel ({r.describe()})')
+        expect_panic(t, r, r'(?i)token|struct|device tree')
 
 
 def test_garbage_refused_by_qemu(t):
