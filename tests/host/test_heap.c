@@ -362,3 +362,66 @@ TEST(heap_check_catches_corruption)
     EXPECT_EQ(heap_check(), -EINVAL); /* free but on no list */
     sim_set_quiet(false);
 }
+
+/*
+ * Expect: heap_check reports two free buddies left apart. The test splits
+ * a free order-k block by hand into two order-(k-1) blocks on the lists.
+ */
+TEST(heap_check_catches_unmerged_buddies)
+{
+    struct node_heap *nh;
+    struct page_info *x, *y, **lists;
+    unsigned int k = 1;
+
+    sim_boot_and_end(&one_node);
+    nh = node_heap_get(0);
+    lists = nh->free_lists[20];
+    while (k <= MAX_ORDER && lists[k] == NULL)
+        k++;
+    REQUIRE(k <= MAX_ORDER, "no free block of order >= 1");
+    x = lists[k];
+    lists[k] = x->next;
+    if (x->next)
+        x->next->prev = NULL;
+    y = x + (1UL << (k - 1));
+    x->order = y->order = (uint8_t)(k - 1);
+    y->next = lists[k - 1];
+    if (y->next)
+        y->next->prev = y;
+    y->prev = x;
+    x->next = y;
+    x->prev = NULL;
+    lists[k - 1] = x;
+    sim_set_quiet(true);
+    EXPECT_EQ(heap_check(), -EINVAL);
+    EXPECT(strstr(sim_last_printk(), "unmerged") != NULL, "last report: %s",
+           sim_last_printk());
+    sim_set_quiet(false);
+}
+
+/*
+ *   node 0: [0x40000  boot alloc  0x60000  boot alloc  0x80000)  (1 GiB)
+ *           [0x80000 .. heap, carve, frame table .. 0x81000)
+ * Expect: freeing the two order-17 boot allocations (uninitialised, so
+ * nothing is poisoned or touched) merges them into one order-18
+ * (MAX_ORDER) block.
+ */
+TEST(max_order_block_merges)
+{
+    static const struct sim_machine m = {
+        .name = "1 GiB aligned bank",
+        .nr_banks = 1,
+        .banks = {{0x40000, 0x81000, 0}},
+    };
+
+    sim_boot(&m);
+    REQUIRE(alloc_boot_pages(1UL << 17, 1UL << 17) == 0x60000);
+    REQUIRE(alloc_boot_pages(1UL << 17, 1UL << 17) == 0x40000);
+    end_boot_allocator();
+    free_heap_pages(0x40000, MAX_ORDER - 1);
+    EXPECT_EQ(heap_free_blocks(0, 19, MAX_ORDER - 1), 1);
+    free_heap_pages(0x60000, MAX_ORDER - 1);
+    EXPECT_EQ(heap_free_blocks(0, 19, MAX_ORDER), 1);
+    EXPECT_EQ(heap_free_blocks(0, 19, MAX_ORDER - 1), 0);
+    EXPECT_EQ(heap_check(), 0);
+}
