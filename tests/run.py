@@ -407,8 +407,16 @@ def main(argv):
                   + (f': {o.skipped}' if o.skipped else ''), flush=True)
 
     order = sorted(items, key=lambda i: -i.weight)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs)
+    try:
         list(pool.map(one, order))
+    except KeyboardInterrupt:
+        # Ctrl-C: start nothing more, stop the QEMUs that run now.
+        pool.shutdown(wait=False, cancel_futures=True)
+        numbat_run.kill_all()
+        print(f'\ninterrupted: {len(results)} of {len(items)} tests finished', flush=True)
+        return 130
+    pool.shutdown()
 
     passed = failed = skipped = 0
     reports = []

@@ -350,6 +350,18 @@ def qemu_command(kernel, topology='1node', mem=None, smp=None, append='',
     return cmd + list(extra_args)
 
 
+_live = set()      # QEMU processes of runs in progress (for kill_all)
+_live_lock = threading.Lock()
+
+
+def kill_all():
+    """Kill every QEMU this process started and still runs (on Ctrl-C)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill_group(proc)
+
+
 def _kill_group(proc):
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -375,6 +387,8 @@ def run(kernel, topology='1node', mem=None, smp=None, append='', initrd=None,
                                 stderr=subprocess.PIPE, start_new_session=True)
     except OSError as e:
         raise RunError(f'could not start {cmd[0]}: {e}')
+    with _live_lock:
+        _live.add(proc)
     state = {'out': bytearray(), 'capped': False, 'watch': None, 'stopped': False}
     errbuf = bytearray()
     watch_b = watch.encode() if watch else None
@@ -426,6 +440,8 @@ def run(kernel, topology='1node', mem=None, smp=None, append='', initrd=None,
         raise
     finally:
         _kill_group(proc)   # anything QEMU left in its group goes too
+        with _live_lock:
+            _live.discard(proc)
     for r in readers:
         r.join(timeout=5)
     seconds = time.monotonic() - start

@@ -116,3 +116,47 @@ def test_ktap_parser(t):
             f'a complete one-case report read as {whole}')
     t.check(not ktap.parse('no tests here\nok 1 x\n').found,
             'text without a KTAP version line was taken for KTAP')
+
+
+def test_interactive_monitor(t):
+    """`ninja qemu`: the runner tells how to leave, hands QEMU a terminal,
+    the monitor answers, and `halt` ends QEMU with status 0."""
+    import pty
+    import select
+    import signal
+    import time
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, RUN_PY, '--interactive', t.kernel])
+    seen = b''
+
+    def wait_for(text, seconds):
+        nonlocal seen
+        end = time.monotonic() + seconds
+        while text not in seen and time.monotonic() < end:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    return False
+        return text in seen
+
+    try:
+        t.check(wait_for(b'Ctrl-A then X', 10), 'no line saying how to leave QEMU')
+        t.require(wait_for(b'numbat>', 30), 'no `numbat>` prompt:\n'
+                  + seen.decode(errors='replace')[-800:])
+        os.write(fd, b'halt\r')
+        end = time.monotonic() + 20
+        status = None
+        while status is None and time.monotonic() < end:
+            wait_for(b'\0', 0.2)          # keep the pty drained
+            done, st = os.waitpid(pid, os.WNOHANG)
+            status = os.waitstatus_to_exitcode(st) if done else None
+        t.check(status == 0, f'`halt` should end QEMU with status 0, got {status}')
+    finally:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
