@@ -279,9 +279,12 @@ def addr2line(elf, addrs):
             for a, parts in found.items() if not parts[0].startswith('??')}
 
 
-def symbolise(text, elf):
+def symbolise(text, elf, panic=None):
     """Rewrite `#N 0x...` backtrace lines to `#N 0x... func at file:line`, and
-    follow each register line holding sepc/ra with where they point."""
+    follow each register line holding sepc/ra with where they point (when
+    the text is a panic report: `panic`, by default 'PANIC' in text)."""
+    if panic is None:
+        panic = 'PANIC' in text
     lines = text.split('\n')
     wanted = []
     for line in lines:
@@ -290,7 +293,7 @@ def symbolise(text, elf):
             # Frames after #0 are return addresses: the call is just before.
             a = int(m.group(3), 16)
             wanted.append(a - 1 if int(m.group(2)) > 0 and a else a)
-        if 'PANIC' in text:
+        if panic:
             for reg, val in REG_RE.findall(line):
                 a = int(val, 16)
                 wanted.append(a - 1 if reg == 'ra' and a else a)
@@ -307,7 +310,7 @@ def symbolise(text, elf):
             out.append(f'{m.group(1)}0x{a:x} {where}' if where else line)
             continue
         out.append(line)
-        regs = REG_RE.findall(line) if 'PANIC' in text else []
+        regs = REG_RE.findall(line) if panic else []
         for reg, val in regs:
             a = int(val, 16)
             where = names.get(a - 1 if reg == 'ra' and a else a)
@@ -334,10 +337,8 @@ def qemu_command(kernel, topology='1node', mem=None, smp=None, append='',
     t = get_topology(topology)
     if t.staged and not dtb:
         import dtbgen
-        uid = os.getuid() if hasattr(os, 'getuid') else 0
         dtb = dtbgen.stage(t.staged, qemu, machine_args(topology, mem, smp),
-                           workdir or os.path.join(tempfile.gettempdir(),
-                                                   f'numbat-run-{uid}'))
+                           workdir or cache_dir())
     if append:
         cmd += ['-append', append]
     if initrd:
@@ -360,6 +361,12 @@ def kill_all():
         procs = list(_live)
     for proc in procs:
         _kill_group(proc)
+
+
+def cache_dir():
+    """Where staged device trees are kept between runs: one folder per user."""
+    uid = os.getuid() if hasattr(os, 'getuid') else 0
+    return os.path.join(tempfile.gettempdir(), f'numbat-run-{uid}')
 
 
 def _kill_group(proc):
@@ -452,7 +459,8 @@ def run(kernel, topology='1node', mem=None, smp=None, append='', initrd=None,
         status = 0
     elif status is not None and status < 0:
         status = 128 - status   # killed by a signal, shell style
-    console = state['out'].decode('utf-8', 'replace').replace('\r\n', '\n')
+    # The UART driver sends CR LF; a CR anywhere is no use to a reader.
+    console = state['out'].decode('utf-8', 'replace').replace('\r', '')
     if 'PANIC' in console:
         console = symbolise(console, kernel)
     return Result(console=console, status=status, timed_out=timed_out and not
@@ -493,6 +501,8 @@ def parse_args(argv):
         extra = argv[argv.index('--') + 1:]
         argv = argv[:argv.index('--')]
     args = p.parse_args(argv)
+    if args.timeout <= 0:
+        p.error('--timeout must be more than 0 seconds')
     args.extra = extra
     return args
 
@@ -502,8 +512,7 @@ def main(argv):
     try:
         if args.print_command or args.interactive:
             cmd = qemu_command(args.kernel, args.topology, args.mem, args.smp,
-                               args.append, args.initrd, args.dtb, args.gdb, args.extra,
-                               tempfile.mkdtemp(prefix='numbat-run-'))
+                               args.append, args.initrd, args.dtb, args.gdb, args.extra)
             if args.print_command:
                 print(' '.join(cmd))
                 return 0
@@ -512,15 +521,16 @@ def main(argv):
                       f'run `ninja gdb` in another terminal.', flush=True)
             print(LEAVE_HINT, flush=True)
             os.execv(cmd[0], cmd)
-        pending = ['']
+        pending, in_panic = [''], [False]
 
         def show(chunk):
-            # Print whole lines as they come, symbolising backtrace lines.
-            pending[0] += chunk.replace('\r\n', '\n')
+            # Print whole lines as they come, symbolising a panic's lines.
+            pending[0] += chunk.replace('\r', '')
             *done, pending[0] = pending[0].split('\n')
             for line in done:
-                if FRAME_RE.match(line):
-                    line = symbolise(line, args.kernel)
+                in_panic[0] = in_panic[0] or 'PANIC' in line
+                if in_panic[0]:
+                    line = symbolise(line, args.kernel, panic=True)
                 print(line, flush=True)
 
         r = run(args.kernel, args.topology, args.mem, args.smp, args.append,
