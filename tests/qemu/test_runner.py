@@ -60,10 +60,30 @@ def test_symbolise_backtrace(t):
     t.check(re.search(r'sepc -> kernel_main at', out), f'sepc not symbolised:\n{out}')
 
 
-def cli(*args):
+def cli(*args, env=None):
     p = subprocess.run([sys.executable, RUN_PY] + list(args), capture_output=True,
-                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+                       text=True, timeout=60, stdin=subprocess.DEVNULL, env=env)
     return p.returncode, p.stdout + p.stderr
+
+
+def test_qemu_missing_or_old(t):
+    # A PATH with no QEMU on it, then one whose QEMU says it is 6.2.
+    empty = os.path.join(t.workdir, 'empty')
+    os.makedirs(empty)
+    status, out = cli(t.kernel, env=dict(os.environ, PATH=empty))
+    t.check(status == 125 and 'qemu-system-riscv64 not found' in out
+            and 'apt-get install' in out,
+            f'no QEMU: status {status}, message {out.strip()!r}')
+    old = os.path.join(t.workdir, 'old')
+    os.makedirs(old)
+    fake = os.path.join(old, 'qemu-system-riscv64')
+    with open(fake, 'w') as f:
+        f.write('#!/bin/sh\necho "QEMU emulator version 6.2.0"\n')
+    os.chmod(fake, 0o755)
+    status, out = cli(t.kernel, env=dict(os.environ, PATH=old + os.pathsep
+                                         + os.environ.get('PATH', '')))
+    t.check(status == 125 and 'too old' in out and '7.0' in out,
+            f'QEMU 6.2: status {status}, message {out.strip()!r}')
 
 
 def test_cli_messages(t):
