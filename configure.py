@@ -48,7 +48,7 @@ APT_PACKAGES = [
 ]
 CROSS_PREFIXES = ['riscv64-unknown-elf-', 'riscv64-linux-gnu-', 'riscv64-elf-']
 GDB_NAMES = ['gdb-multiarch', 'riscv64-elf-gdb', 'riscv64-unknown-elf-gdb']
-SOURCE_DIRS = ['kernel', 'platform', 'mm', 'lib', 'tests/host', 'tests/host/lib',
+SOURCE_DIRS = ['kernel', 'platform', 'mm', 'lib', 'tests', 'tests/host', 'tests/host/lib',
                'tests/bench', 'tests/fuzz', 'tests/dts']
 TOPOLOGIES = ['1node', '2node', '4node', 'memless', 'cpuless', 'big']
 
@@ -387,7 +387,8 @@ def write_ninja(args, tools, argv):
     w('default kernel')
     # build.ninja depends on configure.py and on every folder it globs: adding
     # or removing a source changes the folder's time stamp, and ninja then
-    # runs configure.py again before building.
+    # runs configure.py again before building. tests/ itself is watched so
+    # that a test folder created later (tests/bench, tests/fuzz) is noticed.
     read = ['$top/configure.py'] + [f'$top/{d}' for d in SOURCE_DIRS
                                     if os.path.isdir(os.path.join(TOP, d))]
     # Named relative to where ninja runs (the top, or the build folder with

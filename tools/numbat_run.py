@@ -290,9 +290,9 @@ def symbolise(text, elf, panic=None):
     for line in lines:
         m = FRAME_RE.match(line)
         if m:
-            # Frames after #0 are return addresses: the call is just before.
-            a = int(m.group(3), 16)
-            wanted.append(a - 1 if int(m.group(2)) > 0 and a else a)
+            # The kernel prints each frame's call site already (return
+            # address - 2, kernel/panic.c), so look it up as printed.
+            wanted.append(int(m.group(3), 16))
         if panic:
             for reg, val in REG_RE.findall(line):
                 a = int(val, 16)
@@ -305,8 +305,7 @@ def symbolise(text, elf, panic=None):
         m = FRAME_RE.match(line)
         if m:
             a = int(m.group(3), 16)
-            key = a - 1 if int(m.group(2)) > 0 and a else a
-            where = names.get(key)
+            where = names.get(a)
             out.append(f'{m.group(1)}0x{a:x} {where}' if where else line)
             continue
         out.append(line)
