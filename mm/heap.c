@@ -25,10 +25,13 @@
  *   - MFN 0 never enters the heap: the only aligned block that can span two
  *     zones starts at MFN 0. init_heap_pages() marks it offlined instead.
  *   - Frames start uninitialised. init_heap_pages() is the only way in: it
- *     marks each frame inuse and records its node, then frees the range in
- *     the largest aligned blocks through the ordinary free path. Freeing an
- *     uninitialised block sends it to init_heap_pages() first; that cannot
- *     recurse, because by then every frame is inuse.
+ *     cuts the range into the largest aligned blocks, claims each frame
+ *     (records its node, marks it inuse), then runs the two steps of the
+ *     free path on the block: take the frames back (inuse -> free) and
+ *     merge. Freeing an uninitialised block sends it to init_heap_pages()
+ *     first; that cannot recurse, because init_heap_pages() never calls
+ *     free_heap_pages() and its frames are inuse when the free path sees
+ *     them.
  *   - init_heap_pages() touches page_info only, never the frames themselves,
  *     except the few it carves for a new node's heap (mm/node_heap.c).
  *
@@ -185,17 +188,15 @@ static const char *not_heap_reason(mfn_t mfn, uint64_t ci)
 }
 
 /*
- * Take the 2^order block at mfn back: check that each frame may be freed -
- * inuse, heap-owned (no hole, no carved frame, not MFN 0), on the block's
- * node - and mark it free. (One pass, because for init_heap_pages this
- * runs over every frame of RAM.) A frame that fails is a panic naming it;
- * the frames before it are already marked, but a panic ends the machine.
+ * Step 1 of the free path: take frames [s, e) back. Check that each may be
+ * freed - inuse, heap-owned (no hole, no carved frame, not MFN 0), on node
+ * `node` - and mark it free, in one pass (for init_heap_pages this runs
+ * over every frame of RAM). A frame that fails is a panic naming it; the
+ * frames before it are already marked, but a panic ends the machine.
  */
-static void take_back_block(mfn_t mfn, unsigned int order)
+static void take_back_frames(mfn_t s, mfn_t e, unsigned int node)
 {
-    unsigned int node = mfn_to_page(mfn)->node;
-
-    for (mfn_t m = mfn; m < mfn + ((mfn_t)1 << order); m++) {
+    for (mfn_t m = s; m < e; m++) {
         struct page_info *pg = mfn_to_page(m);
         uint64_t ci = page_count_info(pg);
 
@@ -210,28 +211,34 @@ static void take_back_block(mfn_t mfn, unsigned int order)
                           pgc_state(ci) == PAGE_STATE_FREE ? " (double free?)"
                                                            : "");
         if (unlikely(pg->node != node))
-            mm_hook_panic("free_heap_pages: block 0x%lx order %u spans nodes "
+            mm_hook_panic("free_heap_pages: block [0x%lx, 0x%lx) spans nodes "
                           "%u and %u",
-                          mfn, order, node, pg->node);
+                          s, e, node, pg->node);
         WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_FREE));
     }
 }
 
-/*
- * The free path that free_heap_pages() and init_heap_pages() share: take
- * the frames back, poison them (debug builds; never for init_heap_pages),
- * merge.
- */
-static void free_block_locked(mfn_t mfn, unsigned int order, bool poison)
+/* Step 2 of the free path: put the taken-back block on its node's lists. */
+static void merge_block(mfn_t mfn, unsigned int order, unsigned int node)
 {
-    struct node_heap *nh;
+    struct node_heap *nh = node_heap_get(node);
 
-    take_back_block(mfn, order);
-    if (poison)
-        poison_freed(mfn, order);
-    nh = node_heap_get(mfn_to_page(mfn)->node);
     ASSERT(nh != NULL);
     buddy_free(nh, mfn, order);
+}
+
+/*
+ * The free path of free_heap_pages(): take the frames back, poison them
+ * (debug builds), merge. init_heap_pages() runs the same two steps, minus
+ * the poisoning, in init_node_run().
+ */
+static void free_block_locked(mfn_t mfn, unsigned int order)
+{
+    unsigned int node = mfn_to_page(mfn)->node;
+
+    take_back_frames(mfn, mfn + ((mfn_t)1 << order), node);
+    poison_freed(mfn, order);
+    merge_block(mfn, order, node);
 }
 
 /* Panic unless [mfn, mfn + 2^order) is an aligned block inside the table. */
@@ -260,7 +267,7 @@ void free_heap_pages(mfn_t mfn, unsigned int order)
     if (pgc_state(ci) == PAGE_STATE_UNINITIALISED && !(ci & PGC_HOLE)) {
         init_heap_pages_locked(mfn, mfn + ((mfn_t)1 << order));
     } else {
-        free_block_locked(mfn, order, true);
+        free_block_locked(mfn, order);
     }
     mm_hook_unlock();
 }
@@ -304,10 +311,17 @@ static void claim_frames(mfn_t s, mfn_t e, unsigned int node)
 }
 
 /*
+ * Frames that init_heap_pages() claims and takes back in one go: 256
+ * page_info are 8 KiB, so the take-back finds them still in the L1 cache
+ * (with whole blocks of up to 2^18 frames it would find them in memory).
+ */
+#define INIT_CHUNK_PAGES 256
+
+/*
  * Hand [s, e), RAM of node `node`, to the heap in the largest aligned
- * blocks: claim each block's frames, then free the block through the free
- * path. (Block by block, so the free finds the block's page_info still in
- * the cache.)
+ * blocks. For each block: claim its frames (uninitialised -> inuse) and
+ * take them back (inuse -> free, step 1 of the free path) chunk by chunk,
+ * then merge the whole block (step 2).
  */
 static void init_node_run(mfn_t s, mfn_t e, unsigned int node)
 {
@@ -315,8 +329,13 @@ static void init_node_run(mfn_t s, mfn_t e, unsigned int node)
         unsigned int order = largest_block_order(s, e);
         mfn_t block_end = s + ((mfn_t)1 << order);
 
-        claim_frames(s, block_end, node);
-        free_block_locked(s, order, false);
+        for (mfn_t c = s; c < block_end; c += INIT_CHUNK_PAGES) {
+            mfn_t chunk_end = MIN(c + INIT_CHUNK_PAGES, block_end);
+
+            claim_frames(c, chunk_end, node);
+            take_back_frames(c, chunk_end, node);
+        }
+        merge_block(s, order, node);
         s = block_end;
     }
 }
