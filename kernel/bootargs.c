@@ -13,6 +13,7 @@
 #include <numbat/string.h>
 
 #include "bootargs.h"
+#include "monitor.h"
 #include "printk.h"
 
 #define BOOTARG_NAME_MAX 32
@@ -62,6 +63,9 @@ static int set_ktest(const char *value, bool has_value, const char **why)
 static const struct bootarg arguments[] = {
     {"ktest", "ktest=GLOB (suite.case names, with * and ?) or ktest=list",
      set_ktest},
+    {"monitor", "monitor=\"CMD; CMD; ...\" (run monitor commands, then power "
+                "off)",
+     monitor_set_script},
 };
 
 static const struct bootarg *find_argument(const char *name)

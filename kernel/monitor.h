@@ -4,22 +4,72 @@
  * After boot (without ktest=), Numbat prints a greeting and a prompt,
  * reads a line from the console and runs the command it names. Commands
  * live in one table in kernel/monitor.c: adding a command is writing a
- * function and adding a row.
+ * function and adding a row. The functions live by family:
+ *
+ *   kernel/monitor.c        the loop, the table, help, halt, check, test,
+ *                           scripts (monitor="...") and the argument
+ *                           readers every command shares
+ *   kernel/monitor_mem.c    mem, nodes: the machine
+ *   kernel/monitor_heap.c   heap, buddy, page, heapmap: the heap, read only
+ *   kernel/monitor_alloc.c  alloc, free, held: driving the heap by hand
+ *   kernel/dump.c           dump: the frame states for tools/memmap.py
+ *
+ * A command returns 0, or the exit status it stands for (EXIT_TEST_FAIL
+ * for a failed check, EXIT_BAD_ARGS for input it refused). A script
+ * (boot argument monitor="CMD; CMD") powers off with the first non-zero
+ * status any of its commands returned; docs/monitor.md says more.
+ *
+ * Nothing a user types may panic the kernel: every command checks its
+ * words and prints one line naming the problem instead.
  */
 #ifndef KERNEL_MONITOR_H
 #define KERNEL_MONITOR_H
 
 #include <numbat/compiler.h>
+#include <numbat/types.h>
 
-#define MONITOR_LINE_MAX                                                       \
-    128                    /* longest command line, the final NUL included     \
-                            */
-#define MONITOR_ARGS_MAX 8 /* words per command line */
+#define MONITOR_LINE_MAX 128   /* longest command line, the NUL included */
+#define MONITOR_ARGS_MAX 8     /* words per command line */
+#define MONITOR_SCRIPT_MAX 512 /* monitor="..." values, all of them joined */
 
-/* Run one command line (as typed, without the newline). */
-void monitor_exec(char *line);
+/* Run one command line (as typed, without the newline); its status. */
+unsigned int monitor_exec(char *line);
 
-/* Greet, then read and run commands for ever. */
+/* Greet, run the boot script if there is one, else read commands for ever. */
 void monitor_run(void) __noreturn;
+
+/*
+ * The monitor="CMD; CMD; ..." boot argument (a row in kernel/bootargs.c).
+ * Each use appends its commands to the script. Returns 0, or -EINVAL /
+ * -E2BIG with the reason in *why.
+ */
+int monitor_set_script(const char *value, bool has_value, const char **why);
+
+/* ---- for the command files ------------------------------------------- */
+
+/*
+ * Read argv[i] as a number (decimal, or hex with 0x) no larger than max.
+ * On bad input print "CMD: bad WHAT 'word': ..." and return false.
+ */
+bool monitor_number(char **argv, int i, const char *what, unsigned long max,
+                    unsigned long *out);
+
+/* Read a node id that has RAM or harts on this machine (same contract). */
+bool monitor_node(char **argv, int i, unsigned int *node);
+
+/* "CMD: needs ARGS; usage: USAGE" when argc < need; returns argc >= need. */
+bool monitor_need(int argc, char **argv, int need, const char *usage);
+
+/* The commands (argv[0] is the command's name). */
+unsigned int monitor_cmd_mem(int argc, char **argv);
+unsigned int monitor_cmd_nodes(int argc, char **argv);
+unsigned int monitor_cmd_heap(int argc, char **argv);
+unsigned int monitor_cmd_buddy(int argc, char **argv);
+unsigned int monitor_cmd_page(int argc, char **argv);
+unsigned int monitor_cmd_heapmap(int argc, char **argv);
+unsigned int monitor_cmd_alloc(int argc, char **argv);
+unsigned int monitor_cmd_free(int argc, char **argv);
+unsigned int monitor_cmd_held(int argc, char **argv);
+unsigned int monitor_cmd_dump(int argc, char **argv);
 
 #endif /* KERNEL_MONITOR_H */
