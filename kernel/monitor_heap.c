@@ -42,7 +42,7 @@ static void print_zone(unsigned int node, unsigned int zone)
 static void print_node_heap(unsigned int node)
 {
     if (!heap_node_exists(node)) {
-        printk("heap: node %u: no heap yet (no frame of it has been freed)\n",
+        printk("heap: node %u: no heap (no RAM, or none of it freed yet)\n",
                node);
         return;
     }
