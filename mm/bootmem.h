@@ -22,7 +22,7 @@
 /* Add RAM [s, e) as free. Returns 0, -EINVAL (s > e) or -ENOSPC. */
 int bootmem_add_range(mfn_t s, mfn_t e);
 
-/* Take [s, e) out of the free ranges (may split one). 0 or -ENOSPC. */
+/* Take [s, e) out of the free ranges (may split one). 0, -EINVAL or -ENOSPC. */
 int bootmem_reserve_range(mfn_t s, mfn_t e);
 
 /*
