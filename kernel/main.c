@@ -6,7 +6,14 @@
  * is one step; the comment says what it is for. The order matters: the
  * console first (to report anything that goes wrong), the device tree
  * before anything that needs the machine, the boot allocator before the
- * frame table, the heap before the harts that will allocate from it.
+ * frame table.
+ *
+ * The other harts start early, before the heap exists: they need nothing
+ * from it until a test gives them work, and parked in our idle loop (wfi,
+ * woken only by an IPI) they leave the host's CPUs to the boot hart. Left
+ * waiting inside the firmware instead, they made the boot hart's heap
+ * set-up three to five times slower under QEMU (16 GiB, 8 harts: about
+ * 1.2 s against 0.3 s, release build).
  */
 #include "../platform/poweroff.h"
 #include "board.h"
@@ -59,10 +66,10 @@ void kernel_main(uint32_t hartid, paddr_t dtb_pa)
     board_reserve_boot_ranges();       /* kernel image and blob not free */
     board_print();                     /* machine, bank, reserved, ... */
     bootargs_parse(board()->bootargs); /* ktest=..., reported if bad */
+    smp_start_secondaries(board());    /* the other harts park in our idle loop */
     mm_boot_init();                    /* boot allocator, frame table */
     mm_boot_end();                     /* the heap takes every free frame */
     mm_boot_print_heap();              /* heap: per node and zone */
     initrd_release();                  /* read the initrd, free its frames */
-    smp_start_secondaries(board());    /* the other harts, via SBI HSM */
     run_tests_or_console();            /* ktest=... or the monitor */
 }
