@@ -194,6 +194,7 @@ unsigned int ktest_run(const char *glob)
                glob);
         return EXIT_BAD_ARGS;
     }
+    nr_passed = nr_failed = nr_skipped = 0; /* each run reports only itself */
     printk("KTAP version 1\n1..%u\n", nr_suites);
     for_each_suite(s) if (cases_selected(s, glob)) run_suite(s, ++n, glob);
     printk("# ktest: %u passed, %u failed, %u skipped\n", nr_passed, nr_failed,

@@ -326,7 +326,14 @@ def test_monitor_runs_tests(t):
             '`test kernel_printk.*` did not end with status 0')
     t.check(output_of(t, secs, 'heap'), 'no prompt came back after `test`')
     t.check(r.status == 0, f'passing tests should leave status 0: {r.describe()}')
-    r, secs = run_script(t, '1node', ['test nomatch*'], label='1node nomatch')
+    # Each `test` reports only its own cases: run the same suite twice (the
+    # second summary must not count the first run's cases too), then nothing.
+    r, secs = run_script(t, '1node', ['test kernel_printk.*', 'test kernel_printk.*',
+                                      'test nomatch*'], label='1node twice, nomatch')
+    sums = [l.strip() for l in r.console.splitlines()
+            if re.match(r'\s*# ktest: \d+ passed', l)]
+    t.check(len(sums) == 2 and sums[0] == sums[1],
+            f'two runs of the same tests should report the same counts: {sums}')
     t.check(r.status == 3, f'`test nomatch*` should make the script exit 3: {r.describe()}')
 
 
