@@ -19,73 +19,25 @@ boots), and numbat-page must call it inuse on node 0.
 
 import os
 import re
-import shutil
-import subprocess
 import sys
-import time
-
-import numbat_run
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'qemu'))
 import test_monitor  # noqa: E402  (its script and parsing helpers)
+import gdbsession    # noqa: E402
 
-GDB_NAMES = ['gdb-multiarch', 'riscv64-elf-gdb', 'riscv64-unknown-elf-gdb']
-TIMEOUT = 60
 ALLOCS = ['alloc 3 node 0', 'alloc 0 node 1']  # explicit: the boot hart is random
-
-
-def listening(port):
-    import socket
-    with socket.socket() as s:
-        try:
-            s.bind(('', port))
-        except OSError:
-            return True
-    return False
 
 
 def run_under_gdb(t, script, gdb_commands):
     """(console, gdb output) of a 2node boot running `script`, with gdb
     running `gdb_commands` once the kernel reaches poweroff()."""
-    gdb = next((shutil.which(n) for n in GDB_NAMES if shutil.which(n)), None)
-    t.require(gdb, 'no RISC-V gdb found (sudo apt-get install gdb-multiarch)')
-    port = numbat_run.free_port()
     console_path = os.path.join(t.workdir, 'console.txt')
-    try:
-        cmd = numbat_run.qemu_command(t.kernel, '2node', gdb_port=port,
-                                      append=test_monitor.monitor_append(script),
-                                      workdir=t.workdir)
-    except numbat_run.RunError as e:
-        t.require(False, f'cannot start QEMU: {e}')
-    with open(console_path, 'wb') as console:
-        qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-    out = ''
-    try:
-        deadline = time.monotonic() + 20
-        while not listening(port) and qemu.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        t.require(qemu.poll() is None and listening(port),
-                  f'QEMU is not listening for gdb on port {port}')
-        args = [gdb, '--batch', '-nx', '-x', os.path.join(t.top, 'tools', 'gdbinit'),
-                '-ex', f'target remote localhost:{port}',
-                '-ex', 'echo ==early\\n', '-ex', 'numbat-heap',
-                '-ex', 'break poweroff', '-ex', 'continue']
-        for i, c in enumerate(gdb_commands):
-            args += ['-ex', f'echo ==#{i}\\n', '-ex', c]
-        args += ['-ex', 'kill', t.kernel]
-        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-        out = p.stdout      # one stream, so errors stay beside their command
-    except subprocess.TimeoutExpired:
-        t.check(False, f'gdb did not finish within {TIMEOUT} s')
-    finally:
-        try:
-            os.killpg(qemu.pid, 9)
-        except ProcessLookupError:
-            pass
-        qemu.wait()
+    commands = ['echo ==early\\n', 'numbat-heap', 'break poweroff', 'continue']
+    for i, c in enumerate(gdb_commands):
+        commands += [f'echo ==#{i}\\n', c]
+    out = gdbsession.run(t, commands, append=test_monitor.monitor_append(script),
+                         console_path=console_path)
     with open(console_path, encoding='utf-8', errors='replace') as f:
         console = f.read().replace('\r', '')
     return console, out
