@@ -24,12 +24,15 @@
  * the heap now owns those frames and two owners would hand them out twice.
  *
  * All ranges are half-open: [s, e) holds frames s .. e - 1.
+ *
+ * (This file is the `bootmem` lab: labs/bootmem/README.md.)
  */
 #include <numbat/errno.h>
 
 #include "mm/bootmem.h"
 #include "mm/heap.h"
 #include "mm/hooks.h"
+#include "mm/lab.h"
 
 struct bootmem_range {
     mfn_t s; /* first free frame */
@@ -65,6 +68,7 @@ static void ranges_remove_at(unsigned int i)
     nr_ranges--;
 }
 
+/* LAB bootmem: BEGIN SOLUTION */
 int bootmem_add_range(mfn_t s, mfn_t e)
 {
     unsigned int i = 0;
@@ -87,7 +91,18 @@ int bootmem_add_range(mfn_t s, mfn_t e)
     ranges_insert_at(i, s, e);
     return 0;
 }
+/* LAB bootmem: END SOLUTION */
+/* LAB bootmem: STUB
+int bootmem_add_range(mfn_t s, mfn_t e)
+{
+    bootmem_check_open("bootmem_add_range");
+    lab_not_implemented("bootmem");
+    (void)ranges_insert_at;
+    return -ENOSYS;
+}
+*/
 
+/* LAB bootmem: BEGIN SOLUTION */
 /* Cut [s, e) out of range i, which overlaps it. 0, or -ENOSPC on a split. */
 static int range_cut(unsigned int i, mfn_t s, mfn_t e)
 {
@@ -155,7 +170,25 @@ mfn_t alloc_boot_pages(unsigned long nr_pages, unsigned long align_pages)
                   "%lu pages aligned to %lu (%u ranges left)",
                   nr_pages, align_pages, nr_ranges);
 }
+/* LAB bootmem: END SOLUTION */
+/* LAB bootmem: STUB
+int bootmem_reserve_range(mfn_t s, mfn_t e)
+{
+    bootmem_check_open("bootmem_reserve_range");
+    lab_not_implemented("bootmem");
+    (void)ranges_remove_at;
+    return -ENOSYS;
+}
 
+mfn_t alloc_boot_pages(unsigned long nr_pages, unsigned long align_pages)
+{
+    bootmem_check_open("alloc_boot_pages");
+    lab_not_implemented("bootmem");
+    return INVALID_MFN;
+}
+*/
+
+/* LAB bootmem: BEGIN SOLUTION */
 /* Hand the ranges whose first frame is (or is not) on `node` to the heap. */
 static void bootmem_hand_over(unsigned int node, bool on_node)
 {
@@ -182,6 +215,15 @@ void end_boot_allocator(void)
     bootmem_hand_over(node, true);
     bootmem_hand_over(node, false);
 }
+/* LAB bootmem: END SOLUTION */
+/* LAB bootmem: STUB
+void end_boot_allocator(void)
+{
+    bootmem_check_open("end_boot_allocator");
+    lab_not_implemented("bootmem");
+    closed = true;
+}
+*/
 
 bool bootmem_is_open(void)
 {

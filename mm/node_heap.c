@@ -30,12 +30,17 @@
  * that this node's lists live in the kernel image's memory instead of the
  * node's own.
  *
+ * node_heap_create() claims the carved frames itself (uninitialised ->
+ * inuse, node recorded, init counted), as init_heap_pages() claims the
+ * rest. (This file and mm/numa.c are the `numa` lab: labs/numa/README.md.)
+ *
  * The carved frames are in use for good. They carry PGC_NODE_META, so a
  * stray free_heap_pages() of one is a panic instead of the heap handing
  * out its own list heads.
  */
 #include "mm/frametable.h"
 #include "mm/hooks.h"
+#include "mm/lab.h"
 #include "mm/node_heap.h"
 
 static struct node_heap *node_heaps[MAX_NUMNODES];    /* NULL until created */
@@ -46,15 +51,26 @@ struct node_heap *node_heap_get(unsigned int node)
     return node < MAX_NUMNODES ? node_heaps[node] : NULL;
 }
 
-/* Mark the carved frames: in use for good, and why. */
-static void node_heap_mark_carved(unsigned int node, mfn_t s, mfn_t e)
+/* LAB numa: BEGIN SOLUTION */
+/*
+ * Claim the carved frames [s, e): each uninitialised RAM frame of `node`
+ * becomes inuse + PGC_NODE_META for good, its node recorded and its init
+ * counted (flag bits kept, as for every claim).
+ */
+static void node_heap_claim_carved(unsigned int node, mfn_t s, mfn_t e)
 {
     for (mfn_t mfn = s; mfn < e; mfn++) {
         struct page_info *pg = mfn_to_page(mfn);
+        uint64_t ci = page_count_info(pg);
 
-        ASSERT(page_state_is(pg, PAGE_STATE_INUSE));
-        ASSERT(pg->node == node);
-        page_set_flags(pg, PGC_NODE_META);
+        if (pgc_state(ci) != PAGE_STATE_UNINITIALISED || (ci & PGC_HOLE))
+            mm_hook_panic("node_heap_create: frame 0x%lx is %s, not an "
+                          "uninitialised RAM frame",
+                          mfn, page_state_name(pgc_state(ci)));
+        pg->node = (uint8_t)node;
+        pg->nr_inits++;
+        WRITE_ONCE(pg->count_info,
+                   pgc_with_state(ci, PAGE_STATE_INUSE) | PGC_NODE_META);
     }
 }
 
@@ -68,11 +84,11 @@ mfn_t node_heap_create(unsigned int node, mfn_t s, mfn_t e)
             "node_heap_create: node %u is not below MAX_NUMNODES (%u)", node,
             MAX_NUMNODES);
     ASSERT(node_heaps[node] == NULL && s < e);
-    if (e - s >= NODE_HEAP_PAGES) {
+    if (e - s >= NODE_HEAP_PAGES) { /* carve the tail */
         meta = e - NODE_HEAP_PAGES;
-        node_heap_mark_carved(node, meta, e);
+        node_heap_claim_carved(node, meta, e);
         nh = mm_hook_pa_to_va(mfn_to_pa(meta));
-    } else {
+    } else { /* too small: this node's slot of the pool */
         nh = &node_heap_pool[node];
     }
     __builtin_memset(nh, 0, sizeof(*nh));
@@ -82,6 +98,15 @@ mfn_t node_heap_create(unsigned int node, mfn_t s, mfn_t e)
     node_heaps[node] = nh;
     return meta == INVALID_MFN ? e : meta;
 }
+/* LAB numa: END SOLUTION */
+/* LAB numa: STUB
+mfn_t node_heap_create(unsigned int node, mfn_t s, mfn_t e)
+{
+    lab_not_implemented("numa");
+    (void)node_heap_pool;
+    return e;
+}
+*/
 
 void node_heap_reset(void)
 {

@@ -38,8 +38,8 @@ struct node_heap *node_heap_get(unsigned int node);
 /*
  * Create node `node`'s heap while frames [s, e), all on that node, are on
  * their way into the heap (heap lock held). When [s, e) holds at least
- * NODE_HEAP_PAGES frames, its last NODE_HEAP_PAGES frames - which the
- * caller has already marked inuse - are carved for the structures;
+ * NODE_HEAP_PAGES frames, its last NODE_HEAP_PAGES frames (still
+ * uninitialised) are claimed and carved for the structures;
  * otherwise the node takes its slot in a static pool and no frame is
  * touched. Returns the end of what is left for the heap: e - NODE_HEAP_PAGES
  * after a carve, e otherwise.

@@ -12,12 +12,19 @@
  * is cheaper than keeping a sorted table up to date, and it is only run
  * when the local node could not help.
  *
+ * Nodes also bound merging: two buddies on different nodes never merge
+ * (numa_may_merge()), so a free block never spans two nodes and every
+ * block a node hands out is its own memory. (This file and
+ * mm/node_heap.c are the `numa` lab: labs/numa/README.md.)
+ *
  * This file also holds the default for the optional hook
  * mm_hook_node_run_end(): where the run of one node's frames ends.
  */
 #include "mm/hooks.h"
+#include "mm/lab.h"
 #include "mm/numa.h"
 
+/* LAB numa: BEGIN SOLUTION */
 /* True if node a should be tried before node b, seen from `from`. */
 static bool numa_nearer(unsigned int from, unsigned int a, unsigned int b)
 {
@@ -47,6 +54,25 @@ unsigned int numa_fallback_nodes(unsigned int node,
     }
     return n;
 }
+
+bool numa_may_merge(unsigned int node, unsigned int buddy_node)
+{
+    return node == buddy_node;
+}
+/* LAB numa: END SOLUTION */
+/* LAB numa: STUB
+unsigned int numa_fallback_nodes(unsigned int node,
+                                 unsigned int out[MAX_NUMNODES])
+{
+    lab_not_implemented("numa");
+    return 0;
+}
+
+bool numa_may_merge(unsigned int node, unsigned int buddy_node)
+{
+    return false;
+}
+*/
 
 mfn_t numa_node_run_end_by_frame(mfn_t mfn, mfn_t limit)
 {

@@ -16,6 +16,12 @@ unsigned int numa_fallback_nodes(unsigned int node,
                                  unsigned int out[MAX_NUMNODES]);
 
 /*
+ * May a free block on `node` merge with its buddy on `buddy_node`? Only on
+ * the same node: no free block may span two nodes.
+ */
+bool numa_may_merge(unsigned int node, unsigned int buddy_node);
+
+/*
  * The end of mfn's node run, found by asking mm_hook_mfn_to_node() frame
  * by frame: the first frame in (mfn, limit) on another node or not RAM,
  * else limit. The default behind mm_hook_node_run_end().
