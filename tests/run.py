@@ -10,6 +10,8 @@ Groups, each a set of independent items run in parallel:
   qemu  the test_* functions of tests/qemu/test_*.py: boots under QEMU;
         the in-kernel KTAP cases of a `ktest=` boot count one by one
   gdb   the test_* functions of tests/gdb/test_*.py
+  labs  the test_* functions of tests/labs/test_*.py: the grader, the
+        handouts and the mutants of every lab (docs/labs.md)
 
 Each item's result is printed as it finishes (`ok` or `FAIL`, with its
 seconds); then, for every failure, the output that explains it (the failed
@@ -43,7 +45,7 @@ sys.path.insert(0, os.path.join(TOP, 'tools'))
 import ktap          # noqa: E402
 import numbat_run    # noqa: E402
 
-GROUPS = ['host', 'fuzz', 'qemu', 'gdb']
+GROUPS = ['host', 'fuzz', 'qemu', 'gdb', 'labs']
 HOST_TIMEOUT = 600          # seconds one host test binary may take
 TAIL_LINES = 25             # console lines shown for a failed boot
 
@@ -359,7 +361,7 @@ def collect(args):
         items += host_items(args.build)
     if 'fuzz' in args.groups:
         items += fuzz_items(args.build, args.fuzz_seconds)
-    for g in ('qemu', 'gdb'):
+    for g in ('qemu', 'gdb', 'labs'):
         if g in args.groups:
             items += py_items(g, args.build)
     if args.substring:
