@@ -377,10 +377,16 @@ def write_ninja(args, tools, argv):
         ('bench', f'$python $top/tests/bench/run.py --build $builddir', 'BENCH'),
         ('fuzz', f'$python $top/tests/run.py --build $builddir --only fuzz '
                  '--fuzz-seconds 600', 'FUZZ the device-tree parser for 10 minutes'),
+        # The grader builds its own pristine copy: no dependency here.
+        # Exit 1 is a score below full marks, not a failed build step.
+        ('grade', '$python $top/labs/grade.py || [ $$? -eq 1 ]', 'GRADE the lab (docs/labs.md)'),
+        ('handouts', '$python $top/labs/handout.py --all-into $builddir/lab-handouts',
+         'HANDOUTS of every lab into $builddir/lab-handouts'),
     ]
     for name, cmd, desc in targets:
         dep = '$builddir/numbat.elf' if name in ('qemu', 'qemu-gdb', 'gdb') else everything
-        w(f'build {name}: run | {dep}\n  cmd = {cmd}\n  desc = {desc}')
+        dep = '' if name in ('grade', 'handouts') else ' | ' + dep
+        w(f'build {name}: run{dep}\n  cmd = {cmd}\n  desc = {desc}')
     w('')
 
     # Default and regeneration.

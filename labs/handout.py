@@ -16,6 +16,7 @@ Standard library only.
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -52,11 +53,12 @@ def make(lab, out, top=labtool.TOP):
 
 def main(argv):
     labs = labtool.lab_names()
-    if len(argv) == 1 and argv[0] == '--all-into':
-        argv = []
     if len(argv) == 2 and argv[0] == '--all-into':
         for lab in labs:
-            make(lab, os.path.join(argv[1], lab))
+            out = os.path.join(argv[1], lab)
+            if labtool.handout_lab(out) == lab:     # an older handout: replace it
+                shutil.rmtree(out)
+            make(lab, out)
             print(f'handout: {lab} -> {os.path.join(argv[1], lab)}')
         return 0
     if len(argv) != 2:
