@@ -29,6 +29,7 @@ import datetime
 import io
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -356,7 +357,7 @@ class Structure(Exception):
     """The output does not have the structure the genuine runner prints."""
 
 
-def parse_host(output, expected):
+def parse_host(output, expected, seed=None):
     """Strictly read a host test binary's KTAP: its version line once, its
     plan, then exactly the expected case names in order as `ok i NAME`,
     each case's `    # ` diagnostics before it. {name: (ok, skip, diags)};
@@ -368,6 +369,11 @@ def parse_host(output, expected):
         start = [l.strip() for l in lines].index('KTAP version 1')
     except ValueError:
         return {}
+    if seed is not None:
+        # The nonce: the genuine harness echoes the seed the grader chose.
+        want = f'# seed {seed} (replay with --seed {seed})'
+        if start + 1 >= len(lines) or lines[start + 1].strip() != want:
+            raise Structure(f'the KTAP header lacks the line {want!r}')
     plan = f'1..{len(expected)}'
     results, diags, i, seen_plan = {}, [], 0, False
     for line in lines[start + 1:]:
@@ -498,8 +504,10 @@ def run_host_group(ctx, group, results):
     try:
         expected = host_expected(binary, cases, min(timeout, 10))
         scratch = tempfile.mkdtemp(prefix='host-', dir=ctx.work)
-        status, out, timed_out, capped = run_capped([binary] + cases, timeout, cwd=scratch)
-        got = parse_host(out, expected)
+        seed = random.SystemRandom().randrange(10**9, 10**10)
+        status, out, timed_out, capped = run_capped([binary] + cases + ['--seed', str(seed)],
+                                                    timeout, cwd=scratch)
+        got = parse_host(out, expected, seed)
     except Structure as e:
         fail_group(group, results, structure_message(e, group['binary']))
         return
