@@ -7,15 +7,27 @@
  * Before any C can run we need a stack and a zeroed .bss:
  *   1. turn interrupts off and point stvec at trap_entry;
  *   2. park a hart whose id is too large for our tables (it never runs C);
- *   3. zero .bss (the boot hart does it once, before the others start);
- *   4. sp = the top of hart_stacks[hartid] (kernel/smp.c);
- *   5. tp = this hart's struct hart (smp_boot_hart_setup), fp = 0 so that
+ *   3. claim the boot: the first hart here is the boot hart; a later one
+ *      is a hart we started that OpenSBI sent here by mistake (below);
+ *   4. zero .bss (the boot hart does it once, before the others start);
+ *   5. sp = the top of hart_stacks[hartid] (kernel/smp.c);
+ *   6. tp = this hart's struct hart (smp_boot_hart_setup), fp = 0 so that
  *      backtraces stop here;
- *   6. call kernel_main(hartid, dtb), which never returns.
+ *   7. call kernel_main(hartid, dtb), which never returns.
  *
  * The other harts start at smp_secondary_entry, through SBI HSM, with
  * a1 = their struct hart, whose first two words are the tops of their
  * kernel stack and trap stack (see struct hart in kernel/smp.h).
+ *
+ * Why step 3: OpenSBI 1.1 (Debian 12's) marks a hart "start pending"
+ * before it stores the start address we asked for. A waiting hart that
+ * wakes in that window leaves the firmware with the address it was given
+ * at cold boot, which is _start, and a1 = the device tree. Seen about once
+ * in ten boots of the 8-hart machine. Left alone, that hart would zero
+ * .bss under the running boot hart. So a hart that finds the boot already
+ * claimed goes where it was meant to go: smp_secondary_entry, with its
+ * own struct hart, which the boot hart filled in before asking SBI to
+ * start it (and .bss was zeroed before that).
  *
  * trap_entry saves every register in a struct trap_frame (kernel/trap.h)
  * on this hart's trap stack and calls trap_handler(frame). A separate
@@ -38,6 +50,10 @@ _start:
     bgeu    a0, t0, park            /* hart id beyond our tables: park it */
     mv      s1, a0                  /* keep hartid and dtb across the loop */
     mv      s2, a1
+    la      t0, boot_claimed        /* the first hart here boots; see above */
+    li      t1, 1
+    amoswap.w.aqrl t1, t1, (t0)
+    bnez    t1, late_secondary
 
     la      t0, __bss_start         /* zero .bss: [__bss_start, __bss_end) */
     la      t1, __bss_end
@@ -64,6 +80,25 @@ _start:
 park:
     wfi
     j       park
+
+late_secondary:                     /* a0 = hartid; a1 is not ours: ignore it */
+    fence   rw, rw                  /* see the boot hart's writes */
+    la      sp, hart_stacks         /* our own stack, still unused, for C */
+    ld      t0, smp_stack_size
+    addi    t1, s1, 1
+    mul     t0, t0, t1
+    add     sp, sp, t0
+    li      fp, 0
+    mv      a0, s1
+    call    smp_late_secondary      /* a0 = &harts[hartid] */
+    mv      a1, a0
+    mv      a0, s1
+    j       smp_secondary_entry
+
+    .data
+    .align 2
+boot_claimed:                       /* not .bss: it must survive the zeroing */
+    .word   0
 
     .text
     .globl smp_secondary_entry

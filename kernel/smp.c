@@ -53,6 +53,14 @@ static struct hart *hart_setup(uint32_t hartid)
     return h;
 }
 
+struct hart *smp_late_secondary(uint32_t hartid)
+{
+    struct hart *h = &harts[hartid];
+
+    h->nr_late_starts++;
+    return h;
+}
+
 struct hart *smp_boot_hart_setup(uint32_t hartid)
 {
     struct hart *h = hart_setup(hartid);

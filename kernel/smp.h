@@ -36,6 +36,8 @@ struct hart {
     volatile unsigned int in_panic; /* panics in progress on this hart */
     smp_work_fn volatile work;      /* function to run next, or NULL */
     void *volatile work_arg;        /* its argument */
+    unsigned int nr_late_starts;    /* times it came in at _start, not at
+                                       smp_secondary_entry (entry.S) */
 };
 
 /* The running hart's struct (read from tp). */
@@ -88,6 +90,13 @@ int smp_run_on(uint32_t hartid, smp_work_fn fn, void *arg);
 
 /* Wait until hart `hartid` has no work left. */
 void smp_wait(uint32_t hartid);
+
+/*
+ * entry.S, for a hart that reached _start after the boot hart claimed it
+ * (the firmware's start race, see entry.S): counts the arrival and
+ * returns the hart's struct, to go on at smp_secondary_entry.
+ */
+struct hart *smp_late_secondary(uint32_t hartid);
 
 /* entry.S: where a secondary hart starts (a0 = hart id, a1 = its struct). */
 void smp_secondary_entry(void);

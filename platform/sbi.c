@@ -77,6 +77,22 @@ int sbi_hart_start(unsigned long hartid, paddr_t start_pa, unsigned long opaque)
     return sbi_to_errno(r.error);
 }
 
+void sbi_hart_stop(void)
+{
+    sbi_ecall(SBI_EXT_HSM, 1, 0, 0, 0);
+    for (;;) /* only reached when the firmware refused */
+        __asm__ volatile("wfi");
+}
+
+int sbi_hart_status(unsigned long hartid)
+{
+    struct sbiret r = sbi_ecall(SBI_EXT_HSM, 2, hartid, 0, 0);
+
+    if (r.error == SBI_ERR_INVALID_PARAM)
+        return -ENODEV;
+    return r.error ? sbi_to_errno(r.error) : (int)r.value;
+}
+
 int sbi_send_ipi_one(unsigned long hartid)
 {
     /* hart_mask bit 0 stands for hart_mask_base, here the hart itself. */

@@ -52,6 +52,19 @@ int sbi_console_getchar(void);
 int sbi_hart_start(unsigned long hartid, paddr_t start_pa,
                    unsigned long opaque);
 
+/*
+ * Stop the calling hart: it goes back to the firmware, stopped, until a
+ * later sbi_hart_start(). Never returns (a refused stop sleeps in wfi).
+ */
+void sbi_hart_stop(void) __noreturn;
+
+/* SBI HSM states that sbi_hart_status() returns. */
+#define SBI_HSM_STARTED 0
+#define SBI_HSM_STOPPED 1
+
+/* Hart `hartid`'s HSM state (SBI_HSM_*, >= 0), or -ENODEV / -EIO. */
+int sbi_hart_status(unsigned long hartid);
+
 /* Raise a supervisor software interrupt on one hart. 0 or a negative code. */
 int sbi_send_ipi_one(unsigned long hartid);
 
