@@ -14,7 +14,10 @@
    payload that prints one line as soon as it runs (tools/baremetal.py),
    timed the same way, so the table also shows what the kernel adds. A big machine that boots slowly
    usually means init_heap_pages() touches the pages, not just page_info.
-3. Every BUILD/bench/* program (e.g. bench_mm, the heap on the host), with
+3. Grading: `labs/grade.py LAB` on this (reference) tree for every lab,
+   end to end (copy, build, every test, report), as a student's `ninja
+   grade` runs it; target 10 s each on 2 cores.
+4. Every BUILD/bench/* program (e.g. bench_mm, the heap on the host), with
    its own output.
 
 Benchmarks report; they never fail because something was slow. The exit
@@ -40,6 +43,7 @@ import numbat_run   # noqa: E402
 
 BOOT_TARGETS = {'1node': 0.15, 'big': 0.5}   # seconds to `Numbat ready`
 BUILD_TARGET = 2.0                           # seconds for a clean -j2 kernel build
+GRADE_TARGET = 10.0                          # seconds to grade one lab end to end
 READY = 'Numbat ready'
 BASE_READY = 'baseline payload ready'   # what the baseline payload prints
 
@@ -131,6 +135,31 @@ def clean_build(b, release):
     return os.path.join(b, 'numbat.elf')
 
 
+def grading_table():
+    """Time labs/grade.py LAB on this tree for every lab; False when a
+    grading could not run or did not give the reference full marks."""
+    labs = sorted(os.path.basename(os.path.dirname(j)) for j in
+                  glob.glob(os.path.join(TOP, 'labs', '*', 'lab.json')))
+    print(f'\nGrading one lab end to end (`labs/grade.py LAB` on this tree: copy, build, '
+          f'every test, report; target {GRADE_TARGET:.0f} s)')
+    ok = True
+    for lab in labs:
+        with tempfile.TemporaryDirectory(prefix='numbat-bench-grade-') as out:
+            t0 = time.monotonic()
+            p = subprocess.run([sys.executable, os.path.join(TOP, 'labs', 'grade.py'), lab,
+                                '--out', out], capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, timeout=600)
+            secs = time.monotonic() - t0
+        score = [ln for ln in p.stdout.splitlines() if ln.startswith('Score:')]
+        score = score[-1].split('(')[0].strip() if score else 'no score'
+        print(f'  {lab:8} {secs:6.2f} s  {score:18} ' + verdict(secs, GRADE_TARGET))
+        if p.returncode != 0:
+            print(f'           problem: grade.py exited with status {p.returncode} '
+                  '(the reference tree should get full marks)')
+            ok = False
+    return ok
+
+
 def host_benches(build):
     progs = sorted(p for p in glob.glob(os.path.join(build, 'bench', '*'))
                    if os.access(p, os.X_OK) and os.path.isfile(p))
@@ -172,6 +201,7 @@ def main(argv):
         kernels = ([('release', release, True)] if release else []) + \
                   [('this', own, release is None)]
         ok = boot_table(kernels, args.runs) and release is not None and debug_ok
+    ok &= grading_table()
     ok &= host_benches(args.build)
     return 0 if ok else 1
 
