@@ -22,6 +22,8 @@ struct bootargs {
     bool ktest;                         /* ktest=GLOB: run tests, power off */
     bool ktest_list;                    /* ktest=list: list the tests instead */
     char ktest_glob[BOOTARG_VALUE_MAX]; /* the GLOB of ktest=GLOB */
+    char ktest_nonce[21];               /* ktest_nonce=DIGITS, echoed in the
+                                           KTAP header; "" when not given */
 };
 
 extern struct bootargs bootargs;

@@ -14,6 +14,7 @@
 #include <numbat/string.h>
 
 #include "../platform/poweroff.h"
+#include "bootargs.h"
 #include "ktest.h"
 #include "printk.h"
 
@@ -196,6 +197,8 @@ unsigned int ktest_run(const char *glob)
     }
     nr_passed = nr_failed = nr_skipped = 0; /* each run reports only itself */
     printk("KTAP version 1\n1..%u\n", nr_suites);
+    if (bootargs.ktest_nonce[0]) /* the grader's proof of a genuine report */
+        printk("# ktest: nonce %s\n", bootargs.ktest_nonce);
     for_each_suite(s) if (cases_selected(s, glob)) run_suite(s, ++n, glob);
     printk("# ktest: %u passed, %u failed, %u skipped\n", nr_passed, nr_failed,
            nr_skipped);

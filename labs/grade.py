@@ -398,13 +398,14 @@ def parse_host(output, expected, seed=None):
     return results
 
 
-def parse_kernel(console):
+def parse_kernel(console, nonce=None):
     """Strictly read the kernel's ktest KTAP (kernel/ktest.c): one report,
-    plan = number of suites, each suite a subtest whose cases are numbered
-    1..n in order, then the suite's own line, then `# ktest:` totals that
-    agree; names unique. (Which cases a run must report is the rubric's
-    business: a rubric case with no result earns nothing.) Returns
-    ({suite.case: (ok, skip, diags)}, complete, totals)."""
+    plan = number of suites, with a nonce the `# ktest: nonce N` echo of
+    the boot's ktest_nonce=N before the first suite, each suite a subtest
+    whose cases are numbered 1..n in order, then the suite's own line, then
+    `# ktest:` totals that agree; names unique. (Which cases a run must
+    report is the rubric's business: a rubric case with no result earns
+    nothing.) Returns ({suite.case: (ok, skip, diags)}, complete, totals)."""
     lines = console.split('\n')
     heads = [k for k, l in enumerate(lines) if l == 'KTAP version 1']
     if len(heads) > 1:
@@ -415,6 +416,8 @@ def parse_kernel(console):
     suite, case_no, case_plan, diags = None, 0, None, []
     counts = [0, 0, 0]
     totals = None
+    want_nonce = f'# ktest: nonce {nonce}' if nonce is not None else None
+    nonce_seen = nonce is None
     for line in lines[heads[0] + 1:]:
         s = line.strip()
         m = RESULT_RE.match(line)
@@ -425,9 +428,15 @@ def parse_kernel(console):
             if m:
                 raise Structure(f'a result before the plan: {s!r}')
             continue
+        if line == want_nonce and suites_done == 0 and suite is None:
+            nonce_seen = True
+            continue
         if line == '    KTAP version 1':
             if suite is not None:
                 raise Structure(f'a subtest header inside suite {suite}')
+            if not nonce_seen:
+                raise Structure('the report does not echo this boot\'s nonce '
+                                f'({want_nonce!r}) before its first suite')
             suite, case_no, case_plan, diags = '', 0, None, []
             continue
         sm = re.fullmatch(r'    # Subtest: (\S+)', line)
@@ -529,7 +538,8 @@ def run_qemu_group(ctx, group, results):
         if not os.path.exists(initrd):
             with open(initrd, 'wb') as f:
                 f.write(bytes((i * 7 + 3) & 0xff for i in range(INITRD_BYTES)))
-    append = f'ktest={group["glob"]}'
+    nonce = random.SystemRandom().randrange(10**9, 10**10)
+    append = f'ktest={group["glob"]} ktest_nonce={nonce}'
     try:
         r = numbat_run.run(ctx.kernel, topology=group['topology'], append=append,
                            initrd=initrd, timeout=timeout, workdir=ctx.work,
@@ -538,6 +548,8 @@ def run_qemu_group(ctx, group, results):
             # A panic gets one more boot (a race can hit one boot and not the
             # next); the second boot's result counts, and the report says so.
             first = r
+            nonce = random.SystemRandom().randrange(10**9, 10**10)
+            append = f'ktest={group["glob"]} ktest_nonce={nonce}'
             r = numbat_run.run(ctx.kernel, topology=group['topology'], append=append,
                                initrd=initrd, timeout=ctx.clamp(group.get('timeout', 30)),
                                workdir=ctx.work, output_cap=OUTPUT_CAP)
@@ -547,7 +559,7 @@ def run_qemu_group(ctx, group, results):
     except numbat_run.RunError as e:
         raise GraderError(f'cannot boot QEMU: {e}')
     try:
-        got, complete, _ = parse_kernel(r.console)
+        got, complete, _ = parse_kernel(r.console, nonce)
         if complete:
             any_fail = any(not ok for ok, _, _ in got.values())
             if r.status != (1 if any_fail else 0):

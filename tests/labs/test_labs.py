@@ -258,6 +258,26 @@ def _bad_fake_ktap(t):
     t.check('structure' in g.text(), 'the report does not explain the rejected output' + report(g))
 
 
+def test_kernel_report_needs_the_nonce(t):
+    """A complete, well-formed kernel report counts only with the echo of
+    the nonce its boot was given (ktest_nonce=N): a report made up in
+    advance cannot know it."""
+    def report_with(echo):
+        return ('noise before\nKTAP version 1\n1..1\n' + echo
+                + '    KTAP version 1\n    # Subtest: mm_boot\n    1..2\n'
+                + '    ok 1 a\n    ok 2 b\nok 1 mm_boot\n'
+                + '# ktest: 2 passed, 0 failed, 0 skipped\n')
+    got, complete, _ = grade.parse_kernel(report_with('# ktest: nonce 4242424242\n'), 4242424242)
+    t.check(complete and sorted(got) == ['mm_boot.a', 'mm_boot.b'],
+            f'the genuine report was not accepted: {got}, complete={complete}')
+    for echo, why in (('', 'no echo'), ('# ktest: nonce 1111111111\n', 'another nonce')):
+        try:
+            grade.parse_kernel(report_with(echo), 4242424242)
+            t.check(False, f'a report with {why} was accepted')
+        except grade.Structure as e:
+            t.check('nonce' in str(e), f'the refusal does not mention the nonce: {e}')
+
+
 def _bad_missing_file(t):
     sub = submission_with(t, 'empty', {'README.txt': 'I forgot my code\n'})
     g = graded(t, 'buddy', sub)
