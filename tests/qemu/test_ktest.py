@@ -39,6 +39,13 @@ def test_4node(t):
     run_all(t, '4node')
 
 
+def test_big(t):
+    # 16 GiB in 4 nodes, 8 harts: the SMP stress with every hart at once,
+    # and eight hart starts per boot for the firmware's start race
+    # (docs/kernel.md) to hit.
+    run_all(t, 'big')
+
+
 def test_1node_initrd(t):
     path = os.path.join(t.workdir, 'initrd.bin')
     bootcheck.make_initrd(path)
