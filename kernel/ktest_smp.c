@@ -148,7 +148,7 @@ static bool hart_online_in_time(const struct hart *h)
     return true;
 }
 
-extern char _start[]; /* kernel/entry.S */
+extern char _start[];              /* kernel/entry.S */
 static unsigned long bss_sentinel; /* in .bss: a second zeroing clears it */
 
 static void hart_sent_to_start_goes_on(void)
