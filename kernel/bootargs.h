@@ -16,14 +16,16 @@
 #include <numbat/types.h>
 
 #define BOOTARG_VALUE_MAX 128 /* longest value, the final NUL included */
+#define KTEST_NONCE_DIGITS 20 /* most digits of ktest_nonce=DIGITS */
 
 /* What the arguments asked for; all zero when nothing was given. */
 struct bootargs {
     bool ktest;                         /* ktest=GLOB: run tests, power off */
     bool ktest_list;                    /* ktest=list: list the tests instead */
     char ktest_glob[BOOTARG_VALUE_MAX]; /* the GLOB of ktest=GLOB */
-    char ktest_nonce[21];               /* ktest_nonce=DIGITS, echoed in the
-                                           KTAP header; "" when not given */
+    char ktest_nonce[KTEST_NONCE_DIGITS + 1]; /* ktest_nonce=DIGITS, echoed
+                                                 in the KTAP header; "" when
+                                                 not given */
 };
 
 extern struct bootargs bootargs;

@@ -13,7 +13,6 @@
 
 #include "../platform/sbi.h"
 #include "board.h"
-#include "fallback.h"
 #include "ktest.h"
 #include "smp.h"
 #include "spinlock.h"
@@ -102,19 +101,6 @@ static uint32_t another_online_hart(void)
     return MAX_HARTS;
 }
 
-static uint64_t time_now(void)
-{
-    uint64_t t;
-
-    __asm__ volatile("rdtime %0" : "=r"(t));
-    return t;
-}
-
-static uint64_t deadline(void)
-{
-    return time_now() + FALLBACK_TIMEBASE_HZ / 1000 * HSM_WAIT_MS;
-}
-
 /* Work for a hart: say it is gone, give the work slot back, stop. */
 static void stop_self(void *arg)
 {
@@ -130,20 +116,10 @@ static void stop_self(void *arg)
 
 static bool hart_stopped_in_time(uint32_t id)
 {
-    uint64_t limit = deadline();
+    uint64_t limit = smp_deadline(HSM_WAIT_MS);
 
     while (sbi_hart_status(id) != SBI_HSM_STOPPED)
-        if (time_now() > limit)
-            return false;
-    return true;
-}
-
-static bool hart_online_in_time(const struct hart *h)
-{
-    uint64_t limit = deadline();
-
-    while (!h->online)
-        if (time_now() > limit)
+        if (smp_past(limit))
             return false;
     return true;
 }
@@ -166,10 +142,9 @@ static void hart_sent_to_start_goes_on(void)
     smp_wait(id);
     REQUIRE_TRUE(hart_stopped_in_time(id));
     REQUIRE_EQ(sbi_hart_start(id, (paddr_t)(uintptr_t)_start, 0), 0);
-    REQUIRE_TRUE(hart_online_in_time(h));
+    REQUIRE_TRUE(smp_wait_online(h, HSM_WAIT_MS));
     EXPECT_EQ(h->nr_late_starts, late_before + 1);
     EXPECT_EQ(bss_sentinel, 0x5e17UL);
-    EXPECT_EQ(smp_hartid(), this_hart()->hartid);
     seen[id] = (struct whoami){.ran = false};
     REQUIRE_EQ(smp_run_on(id, record_whoami, &seen[id]), 0);
     smp_wait(id);

@@ -87,14 +87,22 @@ static uint64_t read_time(void)
     return t;
 }
 
-/* Wait until h says it is online; false after HART_START_TIMEOUT_MS. */
-static bool wait_online(struct hart *h)
+uint64_t smp_deadline(unsigned int ms)
 {
-    uint64_t limit =
-        read_time() + FALLBACK_TIMEBASE_HZ / 1000 * HART_START_TIMEOUT_MS;
+    return read_time() + FALLBACK_TIMEBASE_HZ / 1000 * ms;
+}
+
+bool smp_past(uint64_t deadline)
+{
+    return read_time() > deadline;
+}
+
+bool smp_wait_online(const struct hart *h, unsigned int ms)
+{
+    uint64_t limit = smp_deadline(ms);
 
     while (!h->online)
-        if (read_time() > limit)
+        if (smp_past(limit))
             return false;
     return true;
 }
@@ -120,7 +128,7 @@ static bool start_one(const struct machine *m, uint32_t hartid)
                hartid, err);
         return false;
     }
-    if (!wait_online(h)) {
+    if (!smp_wait_online(h, HART_START_TIMEOUT_MS)) {
         printk("smp: hart %u started but did not come online within %u ms\n",
                hartid, HART_START_TIMEOUT_MS);
         return false;

@@ -91,6 +91,13 @@ int smp_run_on(uint32_t hartid, smp_work_fn fn, void *arg);
 /* Wait until hart `hartid` has no work left. */
 void smp_wait(uint32_t hartid);
 
+/* Time limits for waits: a deadline `ms` from now, and whether it passed. */
+uint64_t smp_deadline(unsigned int ms);
+bool smp_past(uint64_t deadline);
+
+/* Wait until h says it is online; false when `ms` pass first. */
+bool smp_wait_online(const struct hart *h, unsigned int ms);
+
 /*
  * entry.S, for a hart that reached _start after the boot hart claimed it
  * (the firmware's start race, see entry.S): counts the arrival and

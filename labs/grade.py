@@ -530,6 +530,13 @@ def run_host_group(ctx, group, results):
                f'finished.\nLast output:\n{tail(out, 25)}')
 
 
+def ktest_append(group):
+    """A fresh nonce for one boot, and the boot arguments that run the
+    group's tests and ask the kernel to echo it."""
+    nonce = random.SystemRandom().randrange(10**9, 10**10)
+    return nonce, f'ktest={group["glob"]} ktest_nonce={nonce}'
+
+
 def run_qemu_group(ctx, group, results):
     timeout = ctx.clamp(group.get('timeout', 30))
     initrd = None
@@ -538,8 +545,7 @@ def run_qemu_group(ctx, group, results):
         if not os.path.exists(initrd):
             with open(initrd, 'wb') as f:
                 f.write(bytes((i * 7 + 3) & 0xff for i in range(INITRD_BYTES)))
-    nonce = random.SystemRandom().randrange(10**9, 10**10)
-    append = f'ktest={group["glob"]} ktest_nonce={nonce}'
+    nonce, append = ktest_append(group)
     try:
         r = numbat_run.run(ctx.kernel, topology=group['topology'], append=append,
                            initrd=initrd, timeout=timeout, workdir=ctx.work,
@@ -548,8 +554,7 @@ def run_qemu_group(ctx, group, results):
             # A panic gets one more boot (a race can hit one boot and not the
             # next); the second boot's result counts, and the report says so.
             first = r
-            nonce = random.SystemRandom().randrange(10**9, 10**10)
-            append = f'ktest={group["glob"]} ktest_nonce={nonce}'
+            nonce, append = ktest_append(group)
             r = numbat_run.run(ctx.kernel, topology=group['topology'], append=append,
                                initrd=initrd, timeout=ctx.clamp(group.get('timeout', 30)),
                                workdir=ctx.work, output_cap=OUTPUT_CAP)

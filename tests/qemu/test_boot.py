@@ -92,6 +92,19 @@ def test_bad_ktest_value(t):
             f'({r.describe()})')
 
 
+def test_bad_ktest_nonce(t):
+    # Not digits, and one digit too many: each named in a `bootargs:` line,
+    # no nonce echoed, and the tests still run.
+    for bad in ('12ab', '1' * 21):
+        r = t.boot(topology='1node', append=f'ktest=kernel_printk.* ktest_nonce={bad}',
+                   timeout=30)
+        got = bootcheck.parse(r.console)
+        t.check(any('ktest_nonce' in l and 'digits' in l for l in got['bootargs']),
+                f'ktest_nonce={bad}: no `bootargs:` line saying why (got {got["bootargs"]})')
+        t.check('# ktest: nonce' not in r.console, f'ktest_nonce={bad} was echoed')
+        t.check(r.status == 0, f'ktest_nonce={bad}: the tests did not pass: {r.describe()}')
+
+
 def test_ktest_nomatch(t):
     r = t.boot(topology='1node', append='ktest=nomatch*', timeout=30)
     t.check(r.status == 3, f'ktest=nomatch* should exit 3: {r.describe()}')
