@@ -1,9 +1,33 @@
 """A grade and its formats: the text report, Gradescope's results.json,
-JUnit XML, and the summary row of a gradebook."""
+JUnit XML, and the summary row of a gradebook.
 
+results.json keeps hidden tests hidden until the instructor publishes the
+grades: each hidden test has Gradescope's visibility `after_published`;
+Gradescope hides a student's total while any test is not yet visible, and
+the top-level visibility is `after_published` too whenever the lab has
+hidden tests, so the total (`score`, every test's points, hidden ones
+included) shows only once published. What a student must see at once (the
+files found, a build failure and the compiler's errors) is the first test
+entry, `submission`, worth 0 points and `visible`; the public tests are
+`visible`. No hidden test's output goes anywhere but its own entry, and a
+grader error shows only as a line that says so (the details are in the
+text report on standard output, which Gradescope shows instructors only).
+
+junit.xml is valid against both Jenkins' junit-10.xsd and the windyroad
+JUnit.xsd, which is the stricter: one <testsuite> with name, tests,
+failures, errors, skipped, time, timestamp (UTC, no zone, as that schema
+wants) and hostname; its children in the order properties, testcase*,
+system-out, system-err (both always present); each testcase with name,
+classname and time, and at most one of failure (message and type),
+error (message and type, for a grader error) or skipped (message). Every
+character XML 1.0 allows is kept, emoji included; only the others become
+`?`."""
+
+import datetime
 import json
 import os
 import re
+import socket
 import xml.etree.ElementTree as ET
 
 EXIT_FULL, EXIT_PARTIAL, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
@@ -17,6 +41,7 @@ class TestResult:
         self.hidden = hidden
         self.status = 'not run'     # passed, failed, skipped, not run
         self.output = ''            # why it failed: diagnostics, console, ...
+        self.seconds = 0.0          # time of its own run, where the runner measured it
 
     def visibility(self):
         return 'after_published' if self.hidden else 'visible'
@@ -29,7 +54,8 @@ class Grade:
         self.tests = []             # TestResult, rubric order
         self.notes = []             # report-wide messages (missing files, build errors)
         self.grader_error = None    # text when the grader itself failed
-        self.seconds = 0.0
+        self.seconds = 0.0          # wall time of the whole grading
+        self.started = datetime.datetime.now(datetime.timezone.utc)    # when grading began
 
     @property
     def score(self):
@@ -70,44 +96,76 @@ class Grade:
         return '\n'.join(out) + '\n'
 
     def gradescope(self):
-        notes = '\n'.join(self.notes)
-        if self.grader_error:
-            notes += '\nGRADER ERROR (not your score; tell your TA):\n' + self.grader_error
+        """Gradescope's results.json (the top of this file says what shows when)."""
+        hidden = any(t.hidden for t in self.tests)
+        summary = self.student_summary()
+        entries = [{'name': 'submission', 'score': 0, 'max_score': 0,
+                    'status': 'failed' if self.grader_error or self.build_failed() else 'passed',
+                    'output': summary, 'visibility': 'visible'}]
+        for t in self.tests:
+            entries.append({'name': t.name, 'score': t.score, 'max_score': t.max_score,
+                            'status': 'passed' if t.status == 'passed' else 'failed',
+                            'output': t.output if t.status != 'passed' else '',
+                            'visibility': t.visibility()})
         return {
             'score': self.score,
-            'output': notes.strip() or f'Lab {self.lab}: {fmt(self.score)}/{fmt(self.max_score)}',
-            'visibility': 'visible',
+            'output': summary,
+            'visibility': 'after_published' if hidden else 'visible',
             'stdout_visibility': 'hidden',
             'execution_time': round(self.seconds, 1),
-            'tests': [{'name': t.name, 'score': t.score, 'max_score': t.max_score,
-                       'status': 'passed' if t.status == 'passed' else 'failed',
-                       'output': t.output if t.status != 'passed' else '',
-                       'visibility': t.visibility()} for t in self.tests],
+            'tests': entries,
         }
 
+    def student_summary(self):
+        """What a student sees before grades are published: the notes
+        (files found, missing files, the build), the public points, and
+        that hidden tests exist; never a hidden test's result."""
+        public = [t for t in self.tests if not t.hidden]
+        hidden = [t for t in self.tests if t.hidden]
+        out = list(self.notes)
+        out.append(f'Lab {self.lab}: the public tests earned '
+                   f'{fmt(sum(t.score for t in public))}/{fmt(sum(t.max_score for t in public))} points.')
+        if hidden:
+            out.append(f'Hidden tests ({fmt(sum(t.max_score for t in hidden))} points) are graded '
+                       'too; their results and your total show when your instructor publishes '
+                       'the grades.')
+        if self.grader_error:
+            out.append('GRADER ERROR (not your score; tell your TA): the grader itself failed. '
+                       'The details are in the autograder output your instructor sees.')
+        return '\n'.join(out)
+
+    def build_failed(self):
+        return any(n.startswith(('BUILD FAILED', 'Cannot read the submission'))
+                   for n in self.notes)
+
     def junit(self):
-        suite = ET.Element('testsuite', name=f'lab.{self.lab}', tests=str(len(self.tests)),
-                           failures=str(sum(t.status == 'failed' for t in self.tests)),
-                           skipped=str(sum(t.status in ('skipped', 'not run') for t in self.tests)),
-                           errors='1' if self.grader_error else '0',
-                           time=f'{self.seconds:.2f}')
+        """JUnit XML for both common schemas (the top of this file)."""
+        kinds = [junit_kind(t, self.grader_error) for t in self.tests]
+        suite = ET.Element('testsuite', {
+            'name': f'lab.{self.lab}', 'tests': str(len(self.tests)),
+            'failures': str(kinds.count('failure')), 'errors': str(kinds.count('error')),
+            'skipped': str(kinds.count('skipped')), 'time': f'{self.seconds:.3f}',
+            'timestamp': self.started.strftime('%Y-%m-%dT%H:%M:%S'),
+            'hostname': clean_xml(socket.gethostname()).strip() or 'localhost'})
         props = ET.SubElement(suite, 'properties')
         for k, v in (('score', fmt(self.score)), ('max_score', fmt(self.max_score)),
                      ('submission', self.submission)):
-            ET.SubElement(props, 'property', name=k, value=str(v))
-        for t in self.tests:
-            case = ET.SubElement(suite, 'testcase', classname=f'lab.{self.lab}', name=t.name)
-            if t.status == 'failed':
-                f = ET.SubElement(case, 'failure', message=f'0/{fmt(t.max_score)} points')
+            ET.SubElement(props, 'property', name=k, value=clean_xml(str(v)))
+        for t, kind in zip(self.tests, kinds):
+            case = ET.SubElement(suite, 'testcase', name=clean_xml(t.name),
+                                 classname=f'lab.{self.lab}', time=f'{t.seconds:.3f}')
+            first = clean_xml(t.output.strip().split('\n')[0][:200])
+            if kind == 'failure':
+                f = ET.SubElement(case, 'failure', type='failed',
+                                  message=f'0/{fmt(t.max_score)} points: {first}'.rstrip(': '))
                 f.text = clean_xml(t.output)
-            elif t.status in ('skipped', 'not run'):
-                ET.SubElement(case, 'skipped', message=clean_xml(t.output[:200]))
-        if self.grader_error:
-            e = ET.SubElement(suite, 'system-err')
-            e.text = clean_xml(self.grader_error)
-        if self.notes:
-            o = ET.SubElement(suite, 'system-out')
-            o.text = clean_xml('\n'.join(self.notes))
+            elif kind == 'error':
+                ET.SubElement(case, 'error', type='grader-error',
+                              message='not run: the grader failed (see system-err)')
+            elif kind == 'skipped':
+                ET.SubElement(case, 'skipped', message=first or t.status)
+        ET.SubElement(suite, 'system-out').text = clean_xml('\n'.join(self.notes))
+        ET.SubElement(suite, 'system-err').text = clean_xml(self.grader_error or '')
         return ET.tostring(suite, encoding='unicode')
 
     def summary(self):
@@ -121,8 +179,21 @@ def fmt(x):
     return str(int(x)) if float(x).is_integer() else f'{x:g}'
 
 
+def junit_kind(t, grader_error):
+    """The JUnit element a test gets: None (passed), failure, error or skipped."""
+    if t.status == 'passed':
+        return None
+    if t.status == 'failed':
+        return 'failure'
+    return 'error' if grader_error and t.status == 'not run' else 'skipped'
+
+
+# Characters XML 1.0 allows (its production Char); everything else becomes ?.
+XML_FORBIDDEN = re.compile('[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+
+
 def clean_xml(text):
-    return re.sub(r'[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd]', '?', text or '')
+    return XML_FORBIDDEN.sub('?', text or '')
 
 
 def tail(text, n):
@@ -133,14 +204,14 @@ def tail(text, n):
 def write_outputs(g, out_dir=None, results_json=None, junit=None):
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, 'report.txt'), 'w') as f:
+        with open(os.path.join(out_dir, 'report.txt'), 'w', encoding='utf-8') as f:
             f.write(g.text())
         results_json = results_json or os.path.join(out_dir, 'results.json')
         junit = junit or os.path.join(out_dir, 'junit.xml')
     if results_json:
         os.makedirs(os.path.dirname(os.path.abspath(results_json)), exist_ok=True)
-        with open(results_json, 'w') as f:
+        with open(results_json, 'w', encoding='utf-8') as f:
             json.dump(g.gradescope(), f, indent=1)
     if junit:
-        with open(junit, 'w') as f:
+        with open(junit, 'w', encoding='utf-8') as f:
             f.write('<?xml version="1.0" encoding="UTF-8"?>\n' + g.junit() + '\n')

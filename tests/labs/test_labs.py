@@ -4,7 +4,8 @@ zero on its own lab and full marks on the others; every mutant of the
 reference solution (tests/labs/mutants/LAB/*.patch) scores below full;
 bad submissions (no build, a hang, a panic, a trap loop, a flood, fake
 KTAP, missing files, a bad archive) get the score they earn and a clear
-report; the formats, batch mode and the Gradescope bundle work.
+report; the formats and batch mode work (tests/labs/test_gradescope.py
+runs the Gradescope bundle and holds the format checks).
 
 Run by tests/run.py as the `labs` group (`--only labs`)."""
 
@@ -25,6 +26,8 @@ import grade      # noqa: E402
 import handout    # noqa: E402
 import labtool    # noqa: E402
 import numbat_run  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_gradescope  # noqa: E402  (the results.json and JUnit checks)
 
 LABS = ['bootmem', 'buddy', 'numa', 'uninit']
 RUN_CAP = 6          # seconds per run in the self-tests (hangs end sooner)
@@ -355,30 +358,12 @@ def test_formats_archives_and_batch(t):
     t.check(res['score'] == 0 and all({'name', 'score', 'max_score', 'output', 'visibility'}
                                       <= set(x) for x in res['tests']),
             'results.json lacks Gradescope fields')
-    t.check({x['visibility'] for x in res['tests']} == {'visible', 'after_published'},
-            'hidden tests are not after_published in results.json')
-    suite = ET.parse(os.path.join(out, 'carol', 'junit.xml')).getroot()
-    t.check(suite.tag == 'testsuite' and int(suite.get('failures')) > 0,
+    test_gradescope.check_visibility(t, res, 'carol (the stub)')
+    with open(os.path.join(out, 'carol', 'junit.xml'), encoding='utf-8') as f:
+        xml = f.read()
+    problems = test_gradescope.junit_problems(xml)
+    t.check(not problems, 'junit.xml breaks a schema rule:\n  ' + '\n  '.join(problems))
+    suite = ET.fromstring(xml)
+    t.check(suite.get('failures') == str(len(suite.findall('testcase/failure'))) != '0',
             'junit.xml is not a failing testsuite')
     t.check(os.path.isfile(os.path.join(out, 'alice', 'report.txt')), 'no report.txt per student')
-
-
-def test_gradescope_bundle(t):
-    z = os.path.join(t.workdir, 'autograder.zip')
-    grade.gradescope_bundle('numa', z)
-    with zipfile.ZipFile(z) as zf:
-        names = set(zf.namelist())
-        modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
-        zf.extractall(os.path.join(t.workdir, 'ag'))
-    t.check({'setup.sh', 'run_autograder'} <= names, 'setup.sh or run_autograder missing')
-    t.check(modes.get('run_autograder', 0) & 0o111, 'run_autograder is not executable')
-    t.check('source/labs/numa/hidden/test_hidden_numa.c' in names, 'hidden tests not bundled')
-    t.check('source/labs/buddy/hidden/rubric.json' not in names, "other labs' hidden tests bundled")
-    src = os.path.join(t.workdir, 'ag', 'source')
-    with open(os.path.join(src, 'mm', 'numa.c')) as f:
-        t.check('LAB numa' not in f.read(), 'the reference numa solution is in the bundle')
-    # Grade as Gradescope would: the submission is the reference numa code.
-    sub = submission_with(t, 'gs-sub', {rel: reference_file(rel) for rel in ('mm/numa.c', 'mm/node_heap.c')})
-    g = graded(t, 'numa', sub, trusted=src)
-    t.check(g.score == g.max_score and any(r.hidden for r in g.tests),
-            f'in the bundle the reference numa code scores {g.score}/{g.max_score}' + report(g))
