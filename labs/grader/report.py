@@ -9,7 +9,9 @@ hidden tests, so the total (`score`, every test's points, hidden ones
 included) shows only once published. What a student must see at once (the
 files found, a build failure and the compiler's errors) is the first test
 entry, `submission`, worth 0 points and `visible`; the public tests are
-`visible`. No hidden test's output goes anywhere but its own entry, and a
+`visible`. No hidden test's output goes anywhere but its own entry; a line
+of a visible text that names a hidden test (its program, suite or case,
+say a link error in its object) is withheld until publication; and a
 grader error shows only as a line that says so (the details are in the
 text report on standard output, which Gradescope shows instructors only).
 
@@ -100,12 +102,13 @@ class Grade:
         hidden = any(t.hidden for t in self.tests)
         summary = self.student_summary()
         entries = [{'name': 'submission', 'score': 0, 'max_score': 0,
-                    'status': 'failed' if self.grader_error or self.build_failed() else 'passed',
+                    'status': 'failed' if self.submission_failed() else 'passed',
                     'output': summary, 'visibility': 'visible'}]
         for t in self.tests:
+            output = t.output if t.status != 'passed' else ''
             entries.append({'name': t.name, 'score': t.score, 'max_score': t.max_score,
                             'status': 'passed' if t.status == 'passed' else 'failed',
-                            'output': t.output if t.status != 'passed' else '',
+                            'output': output if t.hidden else self.withhold_hidden(output),
                             'visibility': t.visibility()})
         return {
             'score': self.score,
@@ -122,7 +125,7 @@ class Grade:
         that hidden tests exist; never a hidden test's result."""
         public = [t for t in self.tests if not t.hidden]
         hidden = [t for t in self.tests if t.hidden]
-        out = list(self.notes)
+        out = [self.withhold_hidden(n) for n in self.notes]
         out.append(f'Lab {self.lab}: the public tests earned '
                    f'{fmt(sum(t.score for t in public))}/{fmt(sum(t.max_score for t in public))} points.')
         if hidden:
@@ -134,9 +137,24 @@ class Grade:
                        'The details are in the autograder output your instructor sees.')
         return '\n'.join(out)
 
-    def build_failed(self):
-        return any(n.startswith(('BUILD FAILED', 'Cannot read the submission'))
-                   for n in self.notes)
+    def withhold_hidden(self, text):
+        """text for students: a line that names a hidden test (its program,
+        suite or case: say a link error in test_hidden_buddy.o in the build
+        output) is withheld until the grades are published."""
+        def words(t):
+            return set(re.split(r'[/.]', t.name))
+        public = set().union(*(words(t) for t in self.tests if not t.hidden))
+        secret = {w for t in self.tests if t.hidden for w in words(t) if len(w) >= 8} - public
+        return '\n'.join('(a line about a hidden test: shown when the grades are published)'
+                         if any(w in line for w in secret) else line
+                         for line in text.split('\n'))
+
+    def submission_failed(self):
+        """The submission entry is red when the grader could not grade what
+        the student meant: an unreadable upload, missing files, no build."""
+        return bool(self.grader_error) or any(
+            n.startswith(('BUILD FAILED', 'Cannot read the submission', 'MISSING'))
+            for n in self.notes)
 
     def junit(self):
         """JUnit XML for both common schemas (the top of this file)."""

@@ -153,9 +153,9 @@ def sample_grade(grader_error=None):
     g = Grade(LAB, '/subs/alice 😀.zip')
     for name, hidden, status in (('host/test_buddy.split', False, 'passed'),
                                  ('host/test_buddy.merge', False, 'failed'),
-                                 ('qemu/mm_boot.order', False, 'skipped'),
-                                 ('hidden/test_hidden_buddy.zones', True, 'failed'),
-                                 ('hidden/test_hidden_buddy.mfn0', True, 'not run')):
+                                 ('qemu/1node/mm_boot.order', False, 'skipped'),
+                                 ('host/test_hidden_buddy.hidden_zones', True, 'failed'),
+                                 ('host/test_hidden_buddy.hidden_mfn0', True, 'not run')):
         t = TestResult(name, 5, hidden)
         t.status = status
         t.score = 5 if status == 'passed' else 0
@@ -163,6 +163,10 @@ def sample_grade(grader_error=None):
             t.output = f'# FAIL {name}: EXPECT_EQ(a, b) \U0001F525 \x01 <&>\nsecond line of {name}'
         g.tests.append(t)
     g.notes.append('Submission: folder; lab files found: mm/buddy.c')
+    g.notes.append("BUILD FAILED (the build failed); every test scores 0. The compiler says:\n"
+                   "mm/buddy.c:7: error: expected ';'\n"
+                   "tests/host/test_hidden_buddy.c:73: undefined reference to `buddy_x'")
+    g.tests[1].output += '\nprinted by the lab: test_hidden_buddy.c line 1'
     g.grader_error = grader_error
     return g
 
@@ -230,6 +234,9 @@ def test_results_json_visibility(t):
     for g in (sample_grade(), sample_grade('Traceback: in tests/host/test_hidden_buddy.c')):
         res = json.loads(json.dumps(g.gradescope()))
         check_visibility(t, res, 'sample grade' + (' with a grader error' if g.grader_error else ''))
+        t.check("mm/buddy.c:7: error: expected ';'" in res['tests'][0]['output']
+                and res['tests'][0]['status'] == 'failed',
+                'the build failure is not shown to students at once:\n' + res['tests'][0]['output'])
         if g.grader_error:
             t.check('GRADER ERROR' in res['output'] and 'Traceback' not in res['output'],
                     'a grader error is not said, or its details reach the students:\n'
