@@ -358,6 +358,10 @@ def check_bundle_layout(t, zpath):
     with zipfile.ZipFile(zpath) as z:
         names = set(z.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
+        lab_file = z.read(LAB_FILE).decode() if LAB_FILE in names else ''
+    t.check(lab_file == labtool.stub_text(reference_text(), LAB),
+            f"the bundle's {LAB_FILE} is not the handout's stub (the reference solution "
+            'must never reach the grading machine)')
     t.check({'setup.sh', 'run_autograder', 'labs/grade.py', 'configure.py'} <= names,
             'the zip\'s root does not hold setup.sh, run_autograder and the tree: '
             + ', '.join(sorted(names)[:8]))
