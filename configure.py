@@ -76,13 +76,25 @@ def parse_args(argv):
     p.add_argument('--builddir', default='build',
                    help='where objects and images go (default: build)')
     p.add_argument('--gdb-port', type=int,
-                   help='TCP port for `ninja qemu-gdb` (default: one per user)')
+                   help='TCP port for `ninja qemu-gdb` (default: $NUMBAT_GDB_PORT if set, '
+                        'else one per user)')
     args = p.parse_args(argv)
     if args.smp is not None and not 1 <= args.smp <= 16:
         p.error('--smp must be between 1 and 16 (Numbat supports 16 harts)')
     if args.mem is not None and not valid_size(args.mem):
         p.error(f'--mem {args.mem!r}: give a size such as 128M or 2G')
     return args
+
+
+def env_gdb_port():
+    """NUMBAT_GDB_PORT, when set: the port tests give each tree they
+    configure, so that two trees of one user never share a port."""
+    text = os.environ.get('NUMBAT_GDB_PORT', '')
+    if not text:
+        return None
+    if not text.isdigit() or not 1024 <= int(text) <= 65535:
+        sys.exit(f'configure: NUMBAT_GDB_PORT={text!r}: give a port from 1024 to 65535')
+    return int(text)
 
 
 def valid_size(text):
@@ -231,7 +243,7 @@ def write_ninja(args, tools, argv):
     b = os.path.abspath(args.builddir)
     fl = flags(args, tools)
     uid = os.getuid() if hasattr(os, 'getuid') else 0
-    gdb_port = args.gdb_port or 20000 + uid % 10000
+    gdb_port = args.gdb_port or env_gdb_port() or 20000 + uid % 10000
     run_py = '$top/tools/numbat_run.py'
     machine = f'--topology {args.topology}'
     if args.mem:

@@ -5,7 +5,7 @@
  * device tree (/chosen linux,initrd-start/-end); the parser reserves it,
  * so at boot its frames are in use but uninitialised. Numbat's stand-in
  * "application" reads it (a 32-bit sum of its bytes) and then returns
- * its frames to the heap with free_heap_pages(): DESIGN.md's scenario 1.
+ * its frames to the heap with free_heap_pages(): docs/design.md's scenario 1.
  */
 #ifndef KERNEL_INITRD_H
 #define KERNEL_INITRD_H

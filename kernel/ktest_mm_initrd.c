@@ -1,5 +1,5 @@
 /*
- * kernel/ktest_mm_initrd.c - suite mm_initrd: DESIGN.md's scenario 1.
+ * kernel/ktest_mm_initrd.c - suite mm_initrd: docs/design.md's scenario 1.
  *
  * At boot the initrd's frames were in use but uninitialised; the
  * "application" read them and freed them (kernel/initrd.c). Now each of

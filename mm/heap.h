@@ -3,7 +3,7 @@
  *
  * Names follow the Xen allocator this design starts from (init_heap_pages,
  * free_heap_pages, alloc_heap_pages), because those are the words of the
- * reference thread that the labs ask students to read.
+ * Xen thread that docs/xen-thread.md tells.
  */
 #ifndef MM_HEAP_H
 #define MM_HEAP_H

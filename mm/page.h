@@ -19,8 +19,8 @@
  *   flags  facts about the frame that outlive state changes (PGC_*).
  *   count  references held by the frame's owner; the heap never changes it.
  *
- * Two rules keep count_info honest (both come from the Xen review thread
- * in shared/reference/):
+ * Two rules keep count_info honest (both come from the review of the Xen
+ * patch that docs/xen-thread.md tells):
  *   - Read it once. A state test copies count_info into a local with
  *     READ_ONCE and tests the copy; two separate reads could see two
  *     different states if another hart changes the page in between.

@@ -22,6 +22,20 @@ backtrace); then exactly one closing line, `N passed, N failed` (and
 A group whose binaries the build lacks fails with a message saying how to
 build them: a missing test is never a pass.
 
+In a lab handout (labs/handout.json, made by labs/handout.py) the tree is
+the reference except the lab's own files, so a test that fails there fails
+on the lab's code: it is reported as waiting for the lab (`lab buddy: N
+tests wait for your solution; `ninja grade` scores them`), not as a
+failure, and the closing line gains `, N wait for lab LAB`. A test that
+could not run at all (a missing binary, a QEMU that does not start) still
+fails. The labs group (the grader's self-tests) is the instructor's and
+not in a handout: it is skipped with a line that says so. With -k, the
+waiting tests' reasons are printed too. docs/testing.md has the details.
+
+NUMBAT_CHECK_ARGS, when set, holds more arguments (e.g. `--only host`),
+read before the command line's: the README tests use it to run a printed
+`ninja check` inside a test without running the whole suite twice.
+
 Usage: tests/run.py --build BUILD [--only GROUP[,GROUP]] [-k SUBSTRING]
                     [--jobs N] [--fuzz-seconds S] [--list]
 """
@@ -31,7 +45,9 @@ import concurrent.futures
 import dataclasses
 import glob
 import importlib.util
+import json
 import os
+import shlex
 import re
 import subprocess
 import sys
@@ -58,6 +74,7 @@ class Outcome:
     cases: list = dataclasses.field(default_factory=list)     # ktap.Case from its runs
     output: str = ''           # text shown when the item fails
     skipped: str = ''          # reason, when the item could not apply here
+    tree_failure: bool = False  # could not run at all: never the lab's (handouts)
     own_checks: bool = True    # the item counts as one test besides its cases
 
     @property
@@ -95,6 +112,7 @@ class T:
         try:
             r = numbat_run.run(self.kernel, **kw)
         except numbat_run.RunError as e:
+            self.outcome.tree_failure = True
             self.require(False, f'cannot boot: {e}')
         self.runs.append((label or kw.get('topology', '1node'), r))
         return r
@@ -136,8 +154,22 @@ class Item:
 
 def missing_item(group, name, message):
     def fail(build, args):
-        return Outcome(failures=[message])
+        return Outcome(failures=[message], tree_failure=True)
     return Item(group, name, fail)
+
+
+def skipped_item(group, name, reason):
+    return Item(group, name, lambda build, args: Outcome(skipped=reason))
+
+
+def handout():
+    """(lab, its files) when this tree is a lab handout, else (None, [])."""
+    try:
+        with open(os.path.join(TOP, 'labs', 'handout.json')) as f:
+            made = json.load(f)
+        return made['lab'], made.get('files', [])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, []
 
 
 # --- host group -------------------------------------------------------------------------
@@ -265,6 +297,10 @@ def run_fuzz(binary, build, seconds):
 def py_items(group, build):
     items = []
     files = sorted(glob.glob(os.path.join(TOP, 'tests', group, 'test_*.py')))
+    if not files and group == 'labs' and handout()[0]:
+        return [skipped_item(group, '(instructor only)',
+                             'the grader\'s self-tests need the reference solutions '
+                             'and are not part of a handout')]
     if not files:
         return [missing_item(group, '(none)', f'no tests/{group}/test_*.py files')]
     sys.path.insert(0, os.path.join(TOP, 'tests', group))   # their helpers
@@ -341,7 +377,7 @@ def parse_args(argv):
     p.add_argument('--fuzz-seconds', type=float, default=20,
                    help='seconds of fuzzing in total, shared by the fuzz targets (default 20)')
     p.add_argument('--list', action='store_true', help='list the tests and exit')
-    args = p.parse_args(argv)
+    args = p.parse_args(shlex.split(os.environ.get('NUMBAT_CHECK_ARGS', '')) + list(argv))
     groups = [g for arg in args.only for g in arg.split(',') if g] or list(GROUPS)
     bad = [g for g in groups if g not in GROUPS]
     if bad:
@@ -389,6 +425,7 @@ def main(argv):
             not os.path.exists(os.path.join(args.build, 'numbat.elf')):
         print(f'run.py: {args.build}/numbat.elf is missing: run ninja first '
               '(the qemu and gdb tests boot it)', file=sys.stderr)
+    lab = handout()[0]
     lock = threading.Lock()
     results = []
     start = time.monotonic()
@@ -402,7 +439,8 @@ def main(argv):
         secs = time.monotonic() - t0
         with lock:
             results.append((item, o, secs))
-            word = 'skip' if o.skipped else ('ok' if o.ok else 'FAIL')
+            word = 'skip' if o.skipped else ('ok' if o.ok else
+                                             'wait' if lab and not o.tree_failure else 'FAIL')
             n = len(o.cases)
             extra = f', {n} cases' if n else ''
             print(f'{word:4} {item.full} ({secs:.1f}s{extra})'
@@ -420,25 +458,34 @@ def main(argv):
         return 130
     pool.shutdown()
 
+    lab, lab_files = handout()
     passed = failed = skipped = 0
-    reports = []
+    reports, waiting = [], []     # failure texts; (item, n) waiting for the lab
     for item, o, secs in sorted(results, key=lambda r: r[0].full):
         if o.skipped:
             skipped += 1
             continue
         own_fail = bool(o.failures)
+        for_lab = bool(lab) and not o.ok and not o.tree_failure
+        bad = 0
         if o.own_checks or own_fail:
             passed += not own_fail
-            failed += own_fail
+            bad += own_fail
         for c in o.cases:
             if c.skipped:
                 skipped += 1
             elif c.ok:
                 passed += 1
             else:
-                failed += 1
-        if not o.ok:
-            text = [f'=== FAIL {item.full}']
+                bad += 1
+        if for_lab:
+            waiting.append((item, bad))
+        else:
+            failed += bad
+        if not o.ok and (not for_lab or args.substring):
+            head = f'=== lab {lab}: {item.full} (waits for your solution)' if for_lab \
+                else f'=== FAIL {item.full}'
+            text = [head]
             text += ['  ' + f.replace('\n', '\n  ') for f in o.failures]
             text += ['  ' + ktap.failure_text(c).replace('\n', '\n  ')
                      for c in o.cases if not c.ok]
@@ -449,12 +496,29 @@ def main(argv):
         print()
         print('\n\n'.join(reports))
         print()
+    nwait = sum(n for _, n in waiting)
+    if waiting:
+        print(waiting_text(lab, lab_files, waiting, nwait))
     print(f'(all tests took {time.monotonic() - start:.0f} s)')
     line = f'{passed} passed, {failed} failed'
     if skipped:
         line += f', {skipped} skipped'
+    if waiting:
+        line += f', {nwait} wait for lab {lab}'
     print(line, flush=True)
     return 1 if failed else 0
+
+
+def waiting_text(lab, lab_files, waiting, nwait):
+    """What a handout says about the tests that fail on its lab's code."""
+    files = ' and '.join(lab_files) or f'lab {lab}\'s files'
+    tests = '1 test waits' if nwait == 1 else f'{nwait} tests wait'
+    lines = [f'lab {lab}: {tests} for your solution (they fail on the code '
+             f'in {files} now); `ninja grade` scores them:']
+    for item, n in waiting:
+        lines.append(f'  {item.full}' + (f' ({n} cases)' if n > 1 else ''))
+    lines.append(f'  why one fails: python3 tests/run.py --build build -k NAME')
+    return '\n'.join(lines)
 
 
 if __name__ == '__main__':

@@ -1,8 +1,8 @@
 /*
- * tests/host/test_heap_scenarios.c - the seven scenarios of DESIGN.md, each
- * on its own simulated machine. They come from the corner cases of the
- * Xen thread that introduced the uninitialised page state (see
- * shared/reference/). docs/mm.md lists, for each one, the change to mm/
+ * tests/host/test_heap_scenarios.c - the seven scenarios of docs/design.md,
+ * each on its own simulated machine. They come from the corner cases of the
+ * Xen thread that introduced the uninitialised page state (docs/xen-thread.md).
+ * docs/mm.md lists, for each one, the change to mm/
  * that makes it fail (each was tried).
  */
 #include "tests/host/lib/harness.h"
