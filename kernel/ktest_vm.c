@@ -6,10 +6,12 @@
  * is R+X and not W, read-only data is R only, data and bss are R+W and
  * never X, each stack's guard page is unmapped, RAM and the devices are
  * R+W and never X, no page anywhere is both W and X, and every hart runs
- * on this one table. A change that maps text writable, or a guard page,
- * or a page W+X, turns one of them red.
+ * on this one table - also a hart that comes in at _start, as the
+ * firmware's start race sends one (kernel/entry.S). A change that maps
+ * text writable, or a guard page, or a page W+X, turns one of them red.
  */
 #include "../platform/machine.h"
+#include "../platform/sbi.h"
 #include "board.h"
 #include "fallback.h"
 #include "ktest.h"
@@ -17,7 +19,8 @@
 #include "vm.h"
 
 #define PTE_PERMS (PTE_R | PTE_W | PTE_X)
-#define MAX_LEAVES 4096 /* far more than any machine needs: large pages */
+#define MAX_LEAVES 4096  /* far more than any machine needs: large pages */
+#define HSM_WAIT_MS 1000 /* how long a hart may take to stop or start */
 
 extern char _start[], __rodata_start[], __data_start[], __ksyms_start[],
     _end[]; /* kernel/kernel.ld */
@@ -202,6 +205,48 @@ static void every_hart_uses_the_kernel_map(void)
     EXPECT_EQ(vm_satp >> 60, SATP_MODE_SV39 >> 60);
 }
 
+/* The first online hart that is not this one, or MAX_HARTS. */
+static uint32_t another_online_hart(void)
+{
+    for (uint32_t id = 0; id < MAX_HARTS; id++)
+        if (id != smp_hartid() && smp_hart(id)->online)
+            return id;
+    return MAX_HARTS;
+}
+
+/* Work for a hart: say it is gone, give the work slot back, stop. */
+static void stop_self(void *arg)
+{
+    struct hart *h = this_hart();
+
+    h->online = false;
+    __sync_synchronize();
+    h->work = NULL; /* smp_secondary_main never gets to clear it */
+    __sync_synchronize();
+    sbi_hart_stop();
+}
+
+static void hart_sent_to_start_uses_the_kernel_map(void)
+{
+    uint32_t id = another_online_hart();
+    uint64_t limit = smp_deadline(HSM_WAIT_MS);
+    struct hart *h;
+
+    if (id == MAX_HARTS)
+        KTEST_SKIP("needs a second hart");
+    h = smp_hart(id);
+    REQUIRE_EQ(smp_run_on(id, stop_self, NULL), 0);
+    smp_wait(id);
+    while (sbi_hart_status(id) != SBI_HSM_STOPPED)
+        REQUIRE_TRUE(!smp_past(limit));
+    REQUIRE_EQ(sbi_hart_start(id, (paddr_t)(uintptr_t)_start, 0), 0);
+    REQUIRE_TRUE(smp_wait_online(h, HSM_WAIT_MS));
+    satp_seen[id] = 0;
+    REQUIRE_EQ(smp_run_on(id, read_satp, NULL), 0);
+    smp_wait(id);
+    EXPECT_EQ(satp_seen[id], vm_satp);
+}
+
 static const struct ktest_case vm_cases[] = {
     KTEST_CASE(text_is_read_execute),
     KTEST_CASE(rodata_is_read_only),
@@ -212,5 +257,6 @@ static const struct ktest_case vm_cases[] = {
     KTEST_CASE(devices_are_read_write),
     KTEST_CASE(no_page_is_writable_and_executable),
     KTEST_CASE(every_hart_uses_the_kernel_map),
+    KTEST_CASE(hart_sent_to_start_uses_the_kernel_map),
 };
 KTEST_SUITE(kernel_vm, vm_cases);
