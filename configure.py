@@ -310,7 +310,8 @@ def write_ninja(args, tools, argv):
     ksyms = '$python $top/tools/ksyms.py --nm ${cross}nm'
     w(f'rule ksyms\n  command = {ksyms} -o $out $in\n  description = KSYMS $out')
     w('rule klink_final\n  command = ${cross}gcc $kldflags -o $out $in $klibs && '
-      f'{ksyms} --check $first $out\n  description = LINK $out')
+      f'{{ {ksyms} --check $first $out || {{ rm -f $out; exit 1; }}; }}'
+      '\n  description = LINK $out')
     w('build $builddir/ksyms-empty.S: ksyms | $top/tools/ksyms.py')
     w('build $builddir/kernel-obj/ksyms-empty.o: kcc $builddir/ksyms-empty.S')
     w(f'build $builddir/numbat-nosyms.elf: klink {" ".join(kobjs)} '

@@ -214,11 +214,16 @@ static uint32_t another_online_hart(void)
     return MAX_HARTS;
 }
 
-/* Work for a hart: say it is gone, give the work slot back, stop. */
+/*
+ * Work for a hart: leave the kernel's map (the identity, so nothing
+ * moves), say it is gone, give the work slot back, stop. With satp
+ * cleared, only entry.S switching the map again makes it come back on it.
+ */
 static void stop_self(void *arg)
 {
     struct hart *h = this_hart();
 
+    __asm__ volatile("csrw satp, zero\n\tsfence.vma" ::: "memory");
     h->online = false;
     __sync_synchronize();
     h->work = NULL; /* smp_secondary_main never gets to clear it */

@@ -6,8 +6,9 @@ table; this tool reads that image's symbols with the cross `nm` and writes
 them as an assembly file, which the second link puts in the .ksyms section
 at the very end of the image (kernel/kernel.ld). Because the table comes
 last, filling it in moves nothing before it, and --check proves that: every
-symbol below .ksyms must have the same address in both links, or the
-build fails (a table of wrong addresses would name the wrong functions).
+symbol but the table's own and _end must have the same address in both
+links, or the build fails (a table of wrong addresses would name the
+wrong functions).
 
 The layout, read by kernel/panic.c's panic_symbol():
     uint64 nr, uint64 names_off, then nr x {uint64 addr, uint64 name},
@@ -27,24 +28,30 @@ import sys
 KEPT_TYPES = set('tTrRdDgGbBsS')
 
 
+# Symbols the table itself moves: its own, and the image's end after it.
+MOVED_BY_TABLE = {'ksyms', '__ksyms_start', '__ksyms_end', '_end'}
+
+
 def symbols(nm, elf):
-    """[(address, name)] of the image below .ksyms, sorted by address."""
+    """[(address, name)] of the image outside .ksyms, sorted by address."""
     out = subprocess.run([nm, '-n', '--defined-only', elf], capture_output=True,
                          text=True, check=True).stdout
-    syms, limit = [], None
+    syms, marks = [], {}
     for line in out.splitlines():
         parts = line.split()
         if len(parts) != 3:
             continue
         addr, kind, name = int(parts[0], 16), parts[1], parts[2]
-        if name == '__ksyms_start':
-            limit = addr
-        if kind in KEPT_TYPES and not name.startswith(('.L', '$')):
+        if name in ('__ksyms_start', '__ksyms_end'):
+            marks[name] = addr
+        if kind in KEPT_TYPES and not name.startswith(('.L', '$')) \
+                and name not in MOVED_BY_TABLE:
             syms.append((addr, name))
-    if limit is None:
-        sys.exit(f'ksyms.py: {elf} has no __ksyms_start: is kernel/kernel.ld '
-                 f'the linker script?')
-    return [(a, n) for a, n in syms if a < limit]
+    if len(marks) != 2:
+        sys.exit(f'ksyms.py: {elf} has no __ksyms_start and __ksyms_end: is '
+                 f'kernel/kernel.ld the linker script?')
+    lo, hi = marks['__ksyms_start'], marks['__ksyms_end']
+    return [(a, n) for a, n in syms if not lo <= a < hi]
 
 
 def assembly(syms):
@@ -76,10 +83,10 @@ def main():
             sys.exit('ksyms.py --check needs FIRST.elf and FINAL.elf')
         first, final = symbols(a.nm, a.elves[0]), symbols(a.nm, a.elves[1])
         if first != final:
-            moved = sorted(set(first) ^ set(final))[:5]
-            sys.exit(f'ksyms.py: the symbol table moved the kernel: symbols below '
-                     f'.ksyms differ between the two links, e.g. {moved}; keep '
-                     f'.ksyms last in kernel/kernel.ld')
+            moved = ', '.join(f'{n} 0x{a:x}' for a, n in sorted(set(first) - set(final))[:3])
+            sys.exit(f'ksyms.py: the symbol table moved the kernel: symbols outside '
+                     f'.ksyms differ between the two links ({moved}, ... in the first); '
+                     f'keep .ksyms last in kernel/kernel.ld')
         return
     if not a.output or len(a.elves) > 1:
         sys.exit('ksyms.py: give -o OUT.S and at most one ELF (see --help)')
