@@ -317,7 +317,22 @@ def write_ninja(args, tools, argv):
         obj = f'$builddir/kernel-obj/{os.path.splitext(src)[0]}.o'
         cc(src, obj, 'kcflags')
         kobjs.append(obj)
-    w(f'build $builddir/numbat.elf: klink {" ".join(kobjs)} | $top/kernel/kernel.ld')
+    # Two links: the first with an empty symbol table, whose symbols
+    # tools/ksyms.py writes into the second's (see tools/ksyms.py).
+    ksyms = '$python $top/tools/ksyms.py --nm ${cross}nm'
+    w(f'rule ksyms\n  command = {ksyms} -o $out $in\n  description = KSYMS $out')
+    w('rule klink_final\n  command = ${cross}gcc $kldflags -o $out $in $klibs && '
+      f'{{ {ksyms} --check $first $out || {{ rm -f $out; exit 1; }}; }}'
+      '\n  description = LINK $out')
+    w('build $builddir/ksyms-empty.S: ksyms | $top/tools/ksyms.py')
+    w('build $builddir/kernel-obj/ksyms-empty.o: kcc $builddir/ksyms-empty.S')
+    w(f'build $builddir/numbat-nosyms.elf: klink {" ".join(kobjs)} '
+      '$builddir/kernel-obj/ksyms-empty.o | $top/kernel/kernel.ld')
+    w('build $builddir/ksyms.S: ksyms $builddir/numbat-nosyms.elf | $top/tools/ksyms.py')
+    w('build $builddir/kernel-obj/ksyms.o: kcc $builddir/ksyms.S')
+    w(f'build $builddir/numbat.elf: klink_final {" ".join(kobjs)} $builddir/kernel-obj/ksyms.o'
+      ' | $top/kernel/kernel.ld $builddir/numbat-nosyms.elf $top/tools/ksyms.py'
+      '\n  first = $builddir/numbat-nosyms.elf')
     w('build $builddir/numbat.asm: kasm $builddir/numbat.elf')
     w('build kernel: phony $builddir/numbat.elf $builddir/numbat.asm')
     w('')

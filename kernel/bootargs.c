@@ -13,6 +13,7 @@
 #include <numbat/string.h>
 
 #include "bootargs.h"
+#include "crash.h"
 #include "monitor.h"
 #include "printk.h"
 
@@ -85,6 +86,7 @@ static int set_ktest_nonce(const char *value, bool has_value, const char **why)
 }
 
 static const struct bootarg arguments[] = {
+    {"crash", CRASH_ACCEPTED, crash_set},
     {"ktest", "ktest=GLOB (suite.case names, with * and ?) or ktest=list",
      set_ktest},
     {"ktest_nonce", "ktest_nonce=DIGITS (echoed after the KTAP plan)",

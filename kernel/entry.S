@@ -10,14 +10,19 @@
  *   3. claim the boot: the first hart here is the boot hart; a later one
  *      is a hart we started that OpenSBI sent here by mistake (below);
  *   4. zero .bss (the boot hart does it once, before the others start);
- *   5. sp = the top of hart_stacks[hartid] (kernel/smp.c);
+ *   5. sp = the top of hart_stacks[hartid].stack (kernel/smp.c);
  *   6. tp = this hart's struct hart (smp_boot_hart_setup), fp = 0 so that
  *      backtraces stop here;
  *   7. call kernel_main(hartid, dtb), which never returns.
+ * The boot hart turns paging on later, in C (vm_init(), kernel/vm.c), once
+ * the device tree has said where RAM and the devices are, and before any
+ * lab code runs or any other hart starts.
  *
  * The other harts start at smp_secondary_entry, through SBI HSM, with
  * a1 = their struct hart, whose first two words are the tops of their
- * kernel stack and trap stack (see struct hart in kernel/smp.h).
+ * kernel stack and trap stack (see struct hart in kernel/smp.h). Their
+ * first act is to switch to the kernel's page table (USE_KERNEL_MAP):
+ * vm_init() left its satp value in vm_satp before any of them started.
  *
  * Why step 3: OpenSBI 1.1 (Debian 12's) marks a hart "start pending"
  * before it stores the start address we asked for. A waiting hart that
@@ -27,18 +32,41 @@
  * .bss under the running boot hart. So a hart that finds the boot already
  * claimed goes where it was meant to go: smp_secondary_entry, with its
  * own struct hart, which the boot hart filled in before asking SBI to
- * start it (and .bss was zeroed before that).
+ * start it (and .bss was zeroed before that). It too switches to the
+ * kernel's page table first.
  *
  * trap_entry saves every register in a struct trap_frame (kernel/trap.h)
  * on this hart's trap stack and calls trap_handler(frame). A separate
- * trap stack means a trap caused by a broken sp (say, a stack overflow)
- * can still be reported. sscratch always holds the trap stack's top.
+ * trap stack means a trap caused by a broken sp (say, a stack overflow
+ * into the guard page below the kernel stack) can still be reported.
+ * sscratch always holds the trap stack's top.
  */
 #define FRAME_SIZE (36 * 8) /* sizeof(struct trap_frame) */
 #define SEPC    (32 * 8)
 #define SCAUSE  (33 * 8)
 #define STVAL   (34 * 8)
 #define SSTATUS (35 * 8)
+
+/* sp = the top of hart s1's kernel stack: see kernel/smp.c's hart_stacks. */
+.macro STACK_TOP_OF_S1
+    la      sp, hart_stacks
+    ld      t0, smp_stack_stride
+    mul     t0, t0, s1
+    add     sp, sp, t0
+    ld      t0, smp_stack_top
+    add     sp, sp, t0
+.endm
+
+/*
+ * Switch this hart to the kernel's page table (kernel/vm.c). The map is
+ * the identity on everything the kernel uses, so the next fetch is the
+ * next instruction. sfence.vma drops any translation cached before.
+ */
+.macro USE_KERNEL_MAP
+    ld      t0, vm_satp
+    csrw    satp, t0
+    sfence.vma
+.endm
 
     .section .text.entry, "ax"
     .globl _start
@@ -62,11 +90,7 @@ _start:
     addi    t0, t0, 8
     j       1b
 2:
-    la      sp, hart_stacks         /* sp = hart_stacks + (hartid+1) * size */
-    ld      t0, smp_stack_size
-    addi    t1, s1, 1
-    mul     t0, t0, t1
-    add     sp, sp, t0
+    STACK_TOP_OF_S1
 
     mv      a0, s1
     call    smp_boot_hart_setup     /* returns this hart's struct hart */
@@ -83,11 +107,8 @@ park:
 
 late_secondary:                     /* a0 = hartid; a1 is not ours: ignore it */
     fence   rw, rw                  /* see the boot hart's writes */
-    la      sp, hart_stacks         /* our own stack, still unused, for C */
-    ld      t0, smp_stack_size
-    addi    t1, s1, 1
-    mul     t0, t0, t1
-    add     sp, sp, t0
+    USE_KERNEL_MAP
+    STACK_TOP_OF_S1                 /* our own stack, still unused, for C */
     li      fp, 0
     mv      a0, s1
     call    smp_late_secondary      /* a0 = &harts[hartid] */
@@ -105,6 +126,7 @@ boot_claimed:                       /* not .bss: it must survive the zeroing */
     .align 2
 smp_secondary_entry:                /* a0 = hartid, a1 = struct hart */
     csrw    sie, zero
+    USE_KERNEL_MAP
     la      t0, trap_entry
     csrw    stvec, t0
     mv      tp, a1

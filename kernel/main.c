@@ -19,6 +19,7 @@
 #include "../platform/poweroff.h"
 #include "board.h"
 #include "bootargs.h"
+#include "crash.h"
 #include "fallback.h"
 #include "initrd.h"
 #include "ktest.h"
@@ -26,6 +27,7 @@
 #include "monitor.h"
 #include "printk.h"
 #include "smp.h"
+#include "vm.h"
 
 void kernel_main(uint32_t hartid, paddr_t dtb_pa) __noreturn;
 
@@ -66,8 +68,10 @@ void kernel_main(uint32_t hartid, paddr_t dtb_pa)
     smp_set_boot_node(board());        /* this hart's NUMA node */
     board_reserve_boot_ranges();       /* kernel image and blob not free */
     board_print();                     /* machine, bank, reserved, ... */
+    vm_init(board());                  /* paging on: text R+X, data never X */
     bootargs_parse(board()->bootargs); /* ktest=..., reported if bad */
     smp_start_secondaries(board());    /* the other harts park in our idle loop */
+    crash_if_asked();                  /* crash=...: a fault on purpose */
     mm_boot_init();                    /* boot allocator, frame table */
     mm_boot_end();                     /* the heap takes every free frame */
     mm_boot_print_heap();              /* heap: per node and zone */

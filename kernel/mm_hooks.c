@@ -6,8 +6,11 @@
  *
  *   the heap lock        one spinlock, heap_lock
  *   printk / panic       the kernel's own
- *   pa_to_va             the identity: the MMU is off, so a physical
- *                        address is the address the kernel uses
+ *   pa_to_va             the identity: paging is on, but the kernel's
+ *                        page table maps all RAM at its own physical
+ *                        address (kernel/vm.c), so a physical address
+ *                        is the address the kernel uses. This is the
+ *                        one place that knows it.
  *   the node of a frame  the machine's RAM banks (board())
  *   a node's run         the same banks, walked once per run: adjacent banks
  *                        of one node make one run
@@ -50,6 +53,7 @@ void mm_hook_panic(const char *fmt, ...)
     vpanic(fmt, ap);
 }
 
+/* RAM is mapped R+W (never X) at its own address: see kernel/vm.h. */
 void *mm_hook_pa_to_va(paddr_t pa)
 {
     return (void *)(uintptr_t)pa;

@@ -21,7 +21,15 @@
  * the address of the call instruction, see CALL_SITE_BACK). entry.S starts it
  * with fp = 0. A corrupt stack could send the walk anywhere, so each fp
  * must be 8-byte aligned, inside this hart's stack and above the last one,
- * and the walk stops after BACKTRACE_MAX frames.
+ * and the walk prints at most BACKTRACE_MAX frames. Consecutive frames
+ * with the same call site (a recursion) print as one line saying how many.
+ *
+ * Backtrace frames are printed as bare addresses, which the host's runner
+ * turns into function and line (tools/numbat_run.py). A fault's own
+ * addresses are named here, in the kernel, by panic_symbol(): the link
+ * puts a table of the image's symbols at the end of the image (.ksyms,
+ * written by tools/ksyms.py from a first link; kernel/kernel.ld), so a
+ * panic read straight off the console already says `ktest_fail+0x10`.
  */
 #include "../platform/poweroff.h"
 #include "../platform/sbi.h"
@@ -30,7 +38,8 @@
 #include "smp.h"
 #include "trap.h"
 
-#define BACKTRACE_MAX 32
+#define BACKTRACE_MAX 32        /* frames printed, at most */
+#define BACKTRACE_WALK_MAX 4096 /* frames walked, repeats included */
 
 /*
  * A saved return address points after the call; a call to a function that
@@ -42,6 +51,43 @@
 #define CALL_SITE_BACK 2
 
 static volatile uint32_t panic_claimed; /* 0, then 1 once a hart panics */
+
+/* The symbol table tools/ksyms.py writes (keep the two in step). */
+struct ksym {
+    uint64_t addr; /* the symbol's address; the table is sorted by it */
+    uint64_t name; /* byte offset of its NUL-terminated name in names */
+};
+
+struct ksyms_table {
+    uint64_t nr;        /* number of symbols */
+    uint64_t names_off; /* byte offset of the names from the table */
+    struct ksym sym[];  /* nr entries */
+};
+
+extern const struct ksyms_table ksyms; /* .ksyms, the image's last part */
+extern char _start[], __rodata_start[], _end[]; /* kernel/kernel.ld */
+
+void panic_symbol(uintptr_t addr, char *buf, size_t size)
+{
+    const char *names = (const char *)&ksyms + ksyms.names_off;
+    size_t lo = 0, hi = ksyms.nr;
+
+    if (addr < (uintptr_t)_start || addr >= (uintptr_t)_end || !hi ||
+        addr < ksyms.sym[0].addr) {
+        snprintf(buf, size, "no symbol: outside the kernel image");
+        return;
+    }
+    while (hi - lo > 1) { /* sym[lo].addr <= addr < sym[hi].addr */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (ksyms.sym[mid].addr <= addr)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    snprintf(buf, size, "%s+0x%lx", names + ksyms.sym[lo].name,
+             (unsigned long)(addr - ksyms.sym[lo].addr));
+}
 
 /* Step 1: returns only on the hart that will print the panic. */
 static void panic_claim(void)
@@ -71,22 +117,81 @@ static bool fp_on_stack(uintptr_t fp, const struct hart *h)
     return fp >= h->trap_lo + 16 && fp <= h->trap_hi;
 }
 
-/* Frames #first, #first+1, ... by walking the fp chain from fp. */
+/* After frame #last: "the same call site again" for frames (last, upto]. */
+static void print_repeats(unsigned int last, unsigned int upto)
+{
+    if (upto > last)
+        printk("  (#%u to #%u: the same call site as #%u, %u more times)\n",
+               last + 1, upto, last, upto - last);
+}
+
+/*
+ * Frames #first, #first+1, ... by walking the fp chain from fp. A run of
+ * frames with one call site (runaway recursion fills the stack with
+ * them) prints as one line, and the walk goes on past it, so the frames
+ * that started the run are still shown.
+ */
 static void backtrace_from(uintptr_t fp, unsigned int first)
 {
     const struct hart *h = this_hart();
+    uintptr_t last_site = 0;
+    unsigned int i, last = 0, printed = 0;
 
-    for (unsigned int i = first; i < BACKTRACE_MAX && fp_on_stack(fp, h); i++) {
+    for (i = first; i < BACKTRACE_WALK_MAX && fp_on_stack(fp, h); i++) {
         uintptr_t ra = ((uintptr_t *)fp)[-1];
         uintptr_t caller_fp = ((uintptr_t *)fp)[-2];
 
         if (ra == 0)
             break;
-        printk("  #%u 0x%016lx\n", i, (unsigned long)(ra - CALL_SITE_BACK));
-        if (caller_fp <= fp)
+        if (ra - CALL_SITE_BACK != last_site) {
+            if (printed++ == BACKTRACE_MAX)
+                break;
+            if (last_site)
+                print_repeats(last, i - 1);
+            last_site = ra - CALL_SITE_BACK;
+            last = i;
+            printk("  #%u 0x%016lx\n", i, (unsigned long)last_site);
+        }
+        if (caller_fp <= fp) {
+            i++;
             break;
+        }
         fp = caller_fp;
     }
+    if (last_site)
+        print_repeats(last, i - 1);
+}
+
+static bool in_text(uintptr_t addr)
+{
+    return addr >= (uintptr_t)_start && addr < (uintptr_t)__rodata_start;
+}
+
+/*
+ * Frames #1, ... of a trap. x8 (s0) is the trapped code's fp. If that
+ * code is a leaf function (it calls nothing), its frame holds only its
+ * caller's fp, at fp - 8, and its return address is still in ra: a word
+ * at fp - 8 that points into the stack rather than into text says so.
+ * A fetch from outside text (a call through a bad pointer) never ran the
+ * code there: ra is the call that jumped, and fp is still its caller's.
+ */
+static void backtrace_after_trap(const struct trap_frame *tf)
+{
+    uintptr_t fp = tf->x[8];
+    const struct hart *h = this_hart();
+
+    if (!in_text(tf->sepc) && in_text(tf->x[1])) {
+        printk("  #1 0x%016lx\n", (unsigned long)(tf->x[1] - CALL_SITE_BACK));
+        backtrace_from(fp, 2);
+        return;
+    }
+    if (fp_on_stack(fp, h) && !in_text(((uintptr_t *)fp)[-1]) &&
+        fp_on_stack(((uintptr_t *)fp)[-1], h) && in_text(tf->x[1])) {
+        printk("  #1 0x%016lx\n", (unsigned long)(tf->x[1] - CALL_SITE_BACK));
+        backtrace_from(((uintptr_t *)fp)[-1], 2);
+        return;
+    }
+    backtrace_from(fp, 1);
 }
 
 static void print_trap_registers(const struct trap_frame *tf)
@@ -147,6 +252,6 @@ void panic_trap(const struct trap_frame *tf, const char *fmt, ...)
     print_trap_registers(tf);
     printk("backtrace:\n");
     printk("  #0 0x%016lx\n", tf->sepc);
-    backtrace_from(tf->x[8], 1); /* x8 = s0 = the trapped code's fp */
+    backtrace_after_trap(tf);
     poweroff(EXIT_PANIC);
 }

@@ -24,4 +24,11 @@ void vpanic(const char *fmt, va_list ap) __noreturn;
 void panic_trap(const struct trap_frame *tf, const char *fmt, ...)
     __printf(2, 3) __noreturn;
 
+/*
+ * Name a kernel address for a message: "ktest_fail+0x10" (the nearest
+ * symbol at or below addr, and the distance), or a short note when addr
+ * is outside the image. Always NUL-terminates buf (size > 0).
+ */
+void panic_symbol(uintptr_t addr, char *buf, size_t size);
+
 #endif /* KERNEL_PANIC_H */

@@ -26,11 +26,19 @@
 #define SIP_SSIP (1UL << 1) /* supervisor software interrupt pending */
 #define HART_START_TIMEOUT_MS 1000
 
-/* Stacks: entry.S reads the two constants and indexes hart_stacks. */
-uint8_t hart_stacks[MAX_HARTS][HART_STACK_SIZE] __aligned(16);
-static uint8_t trap_stacks[MAX_HARTS][TRAP_STACK_SIZE] __aligned(16);
+/*
+ * Stacks, page aligned so that each guard is a page of its own. entry.S
+ * reads the constants: hart N's first sp is
+ * hart_stacks + N * smp_stack_stride + smp_stack_top.
+ */
+struct hart_stack_area hart_stacks[MAX_HARTS] __aligned(PAGE_SIZE);
 const unsigned long smp_max_harts = MAX_HARTS;
-const unsigned long smp_stack_size = HART_STACK_SIZE;
+const unsigned long smp_stack_stride = sizeof(struct hart_stack_area);
+const unsigned long smp_stack_top =
+    offsetof(struct hart_stack_area, stack) + HART_STACK_SIZE;
+
+_Static_assert(sizeof(struct hart_stack_area) % PAGE_SIZE == 0,
+               "every hart's guard pages stay page aligned");
 
 static struct hart harts[MAX_HARTS];
 static unsigned int nr_online = 1;
@@ -46,11 +54,36 @@ static struct hart *hart_setup(uint32_t hartid)
     struct hart *h = &harts[hartid];
 
     h->hartid = hartid;
-    h->stack_lo = (uintptr_t)hart_stacks[hartid];
+    h->stack_lo = (uintptr_t)hart_stacks[hartid].stack;
     h->stack_hi = h->stack_lo + HART_STACK_SIZE;
-    h->trap_lo = (uintptr_t)trap_stacks[hartid];
+    h->trap_lo = (uintptr_t)hart_stacks[hartid].trap;
     h->trap_hi = h->trap_lo + TRAP_STACK_SIZE;
     return h;
+}
+
+bool smp_stack_guard(uintptr_t va, uint32_t *hartid, bool *trap_stack)
+{
+    uintptr_t lo = (uintptr_t)hart_stacks, off;
+    struct hart_stack_area *a;
+
+    if (va < lo || va >= lo + sizeof(hart_stacks))
+        return false;
+    a = &hart_stacks[(va - lo) / sizeof(hart_stacks[0])];
+    off = va - (uintptr_t)a;
+    if (off >= sizeof(a->guard) &&
+        (va < (uintptr_t)a->trap_guard || va >= (uintptr_t)a->trap))
+        return false;
+    if (hartid)
+        *hartid = (uint32_t)(a - hart_stacks);
+    if (trap_stack)
+        *trap_stack = off >= sizeof(a->guard);
+    return true;
+}
+
+void smp_stack_areas(uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = (uintptr_t)hart_stacks;
+    *hi = *lo + sizeof(hart_stacks);
 }
 
 struct hart *smp_late_secondary(uint32_t hartid)

@@ -21,6 +21,23 @@ struct machine;
 
 #define HART_STACK_SIZE (16 * 1024) /* each hart's kernel stack */
 #define TRAP_STACK_SIZE (8 * 1024)  /* each hart's stack for trap handling */
+#define STACK_GUARD_SIZE PAGE_SIZE  /* the unmapped page below each stack */
+
+/*
+ * One hart's stacks, as laid out in memory (lowest address first). Each
+ * stack has a guard page below it that the page table leaves unmapped
+ * (kernel/vm.c), so a stack that grows past its bottom faults at once
+ * instead of overwriting whatever lies below. The trap stack is where
+ * trap_entry runs (kernel/entry.S): a fault caused by an overflowed kernel
+ * stack is reported from there.
+ */
+struct hart_stack_area {
+    uint8_t guard[STACK_GUARD_SIZE];      /* unmapped */
+    uint8_t stack[HART_STACK_SIZE];       /* the kernel stack; sp starts at
+                                             its top */
+    uint8_t trap_guard[STACK_GUARD_SIZE]; /* unmapped */
+    uint8_t trap[TRAP_STACK_SIZE];        /* the trap stack (sscratch) */
+};
 
 typedef void (*smp_work_fn)(void *arg);
 
@@ -58,6 +75,16 @@ static inline unsigned int smp_this_node(void)
 {
     return this_hart()->node;
 }
+
+/*
+ * Is the page at va the guard page of a stack? If so, and the pointers
+ * are not NULL, *hartid is the stack's hart and *trap_stack says whether
+ * it guards the trap stack (else the kernel stack).
+ */
+bool smp_stack_guard(uintptr_t va, uint32_t *hartid, bool *trap_stack);
+
+/* [*lo, *hi): every hart's stack area, guards included (for kernel/vm.c). */
+void smp_stack_areas(uintptr_t *lo, uintptr_t *hi);
 
 /* The struct of hart `hartid`, or NULL when hartid >= MAX_HARTS. */
 struct hart *smp_hart(uint32_t hartid);

@@ -5,7 +5,9 @@
  * illegal instruction, an access fault, a misaligned access, an ecall.
  * None of them is expected in a correct kernel, so every trap is a panic
  * that prints the cause, the faulting pc (sepc), the bad address (stval)
- * and all 31 registers, then a backtrace.
+ * and all 31 registers, then a backtrace. A page fault's panic also names
+ * the rule of the kernel's map it broke (kernel/vm.h) and both addresses
+ * by symbol; one in a stack's guard page is "stack overflow on hart N".
  */
 #ifndef KERNEL_TRAP_H
 #define KERNEL_TRAP_H
