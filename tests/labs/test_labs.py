@@ -81,7 +81,6 @@ def _reference(t, lab):
     g = graded(t, lab)
     t.check(g.score == g.max_score and g.max_score > 0,
             f'the reference tree scores {g.score}/{g.max_score} on {lab}' + report(g))
-    t.check(g.seconds < 30, f'grading {lab} took {g.seconds:.1f} s (aim: about 10 s)')
 
 
 def _handout(t, lab):
@@ -173,27 +172,24 @@ def _grade_mutant(t, lab, patch, slot):
     name = os.path.splitext(os.path.basename(patch))[0]
     what, expect = mutant_header(patch)
     files = labtool.load_rubric(lab, TOP)['files']
-    sub = submission_with(t, f'mutant-{name}', {rel: reference_file(rel) for rel in files})
-    r = subprocess.run(['patch', '-p1', '-s', '-d', sub, '-i', patch], capture_output=True,
-                       text=True, timeout=30)
-    if r.returncode != 0:
-        return name, what, expect, None, 'the patch no longer applies: ' + (r.stdout + r.stderr).strip()
+    sub = os.path.join(t.workdir, f'mutant-{name}')
+    if not os.path.isfile(os.path.join(sub, '.patched')):  # (the second pass reuses it)
+        submission_with(t, f'mutant-{name}', {rel: reference_file(rel) for rel in files})
+        r = subprocess.run(['patch', '-p1', '-s', '-d', sub, '-i', patch], capture_output=True,
+                           text=True, timeout=30)
+        if r.returncode != 0:
+            return (name, what, expect, None,
+                    'the patch no longer applies: ' + (r.stdout + r.stderr).strip())
+        open(os.path.join(sub, '.patched'), 'w').close()
     g = grade.grade(lab, sub, trusted=TOP, run_cap=RUN_CAP, slot=slot)
     return name, what, expect, g, g.grader_error
 
 
-def _reference_and_mutants(t, lab):
-    """Every mutant must score below full marks, graded as an instructor
-    grades (hidden tests included). Two mutants are graded at once, each
-    in a slot of its own that stays between gradings (only the mutated
-    file is rebuilt); the failure lists every survivor, one line each."""
-    _reference(t, lab)
-    patches = sorted(glob.glob(os.path.join(MUTANTS, lab, '*.patch')))
-    t.check(len(patches) >= 3, f'{len(patches)} mutants of {lab}; at least 3 wanted')
-    slots = queue.Queue()
-    slots.put(os.path.join(t.workdir, f'slot-{lab}-{abs(hash(TOP))}'))  # the reference's
-    slots.put(os.path.join(t.workdir, f'slot-{lab}-mutants'))
-
+def _grade_mutants(t, lab, patches, slots, host_only):
+    """Grade the patches two at a time. host_only: grade with the
+    rubric's host groups alone (no QEMU boot; the kernel is still built),
+    a cheap first pass: a mutant that loses points there loses them in the
+    whole rubric too."""
     def one(patch):
         slot = slots.get()
         try:
@@ -201,8 +197,40 @@ def _reference_and_mutants(t, lab):
         finally:
             slots.put(slot)
 
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        done = list(pool.map(one, patches))
+    load = labtool.load_rubric
+
+    def host_groups_only(*args, **kw):
+        rubric = load(*args, **kw)
+        rubric['groups'] = [gr for gr in rubric['groups'] if gr['kind'] == 'host']
+        return rubric
+
+    if host_only:
+        labtool.load_rubric = host_groups_only
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            return list(pool.map(one, patches))
+    finally:
+        labtool.load_rubric = load
+
+
+def _reference_and_mutants(t, lab):
+    """Every mutant must score below full marks, graded as an instructor
+    grades (hidden tests included). Two mutants are graded at once, each
+    in a slot of its own that stays between gradings (only the mutated
+    file is rebuilt); the host tests alone first, and only the mutants
+    they miss with the QEMU boots too. The failure lists every survivor,
+    one line each."""
+    _reference(t, lab)
+    patches = sorted(glob.glob(os.path.join(MUTANTS, lab, '*.patch')))
+    t.check(len(patches) >= 3, f'{len(patches)} mutants of {lab}; at least 3 wanted')
+    slots = queue.Queue()
+    slots.put(os.path.join(t.workdir, f'slot-{lab}-{abs(hash(TOP))}'))  # the reference's
+    slots.put(os.path.join(t.workdir, f'slot-{lab}-mutants'))
+    first = _grade_mutants(t, lab, patches, slots, host_only=True)
+    done = [d for d in first if d[3] is not None and not d[4] and d[3].score < d[3].max_score
+            and all(text in d[3].text() for text in d[2])]
+    rest = [p for p, d in zip(patches, first) if d not in done]
+    done += _grade_mutants(t, lab, rest, slots, host_only=False)
     survivors, broken = [], []
     for name, what, expect, g, err in done:
         if g is None or err:
