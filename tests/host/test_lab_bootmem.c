@@ -43,7 +43,7 @@ static void lcollect(mfn_t s, mfn_t e, void *arg)
  */
 #define EXPECT_RANGES(...)                                                     \
     do {                                                                       \
-        const mfn_t want_[] = {__VA_ARGS__};                            \
+        const mfn_t want_[] = {__VA_ARGS__};                                   \
         expect_ranges(__FILE__, __LINE__, want_,                               \
                       sizeof(want_) / sizeof(want_[0]) / 2);                   \
     } while (0)
@@ -73,7 +73,8 @@ static void expect_ranges(const char *file, int line, const mfn_t *want,
         same = r.s[i] == want[2 * i] && r.e[i] == want[2 * i + 1];
     if (!same) {
         print_ranges(got, sizeof(got), &r);
-        harness_fail(file, line, "the free ranges are (%u):%s; expected %u "
+        harness_fail(file, line,
+                     "the free ranges are (%u):%s; expected %u "
                      "ranges, the first [0x%lx, 0x%lx)",
                      r.n, got, n, n ? want[0] : 0, n ? want[1] : 0);
     }
@@ -189,15 +190,18 @@ TEST(bootmem_add_when_full)
     EXPECT_EQ(nr_ranges_now(), BOOTMEM_MAX_RANGES);
     r = ranges_now();
     REQUIRE(r.n == BOOTMEM_MAX_RANGES, "%u ranges", r.n);
-    EXPECT(r.s[0] == 0x0 && r.e[0] == 0x6, "range 0 is [0x%lx, 0x%lx), "
-           "expected [0x0, 0x6)", r.s[0], r.e[0]);
+    EXPECT(r.s[0] == 0x0 && r.e[0] == 0x6,
+           "range 0 is [0x%lx, 0x%lx), "
+           "expected [0x0, 0x6)",
+           r.s[0], r.e[0]);
     for (unsigned int i = 1; i + 1 < r.n; i++)
         EXPECT(r.s[i] == 4 * (i + 1) && r.e[i] == 4 * (i + 1) + 2,
                "range %u is [0x%lx, 0x%lx), expected [0x%x, 0x%x)", i, r.s[i],
                r.e[i], 4 * (i + 1), 4 * (i + 1) + 2);
-    EXPECT(r.s[r.n - 1] == 0x1000 && r.e[r.n - 1] == 0x1001, "the last range "
-           "is [0x%lx, 0x%lx), expected [0x1000, 0x1001)", r.s[r.n - 1],
-           r.e[r.n - 1]);
+    EXPECT(r.s[r.n - 1] == 0x1000 && r.e[r.n - 1] == 0x1001,
+           "the last range "
+           "is [0x%lx, 0x%lx), expected [0x1000, 0x1001)",
+           r.s[r.n - 1], r.e[r.n - 1]);
 }
 
 /*
@@ -408,7 +412,8 @@ TEST(bootmem_end_boot_node_ranges_first)
     sim_take_runs_asked(runs);
     end_boot_allocator();
     n = sim_take_runs_asked(runs);
-    REQUIRE(n == 4, "%u node runs asked, expected 4 (0x81000, 0x81050, "
+    REQUIRE(n == 4,
+            "%u node runs asked, expected 4 (0x81000, 0x81050, "
             "0x80000, 0x80100); the first 0x%lx",
             n, n ? runs[0] : 0);
     EXPECT_EQ(runs[0], 0x81000);

@@ -27,8 +27,8 @@ static const char *not_uninit_msg(mfn_t mfn, const char *state)
 {
     static char msg[96];
 
-    snprintf(msg, sizeof(msg), "frame 0x%lx is %s, not an uninitialised RAM "
-             "frame", mfn, state);
+    snprintf(msg, sizeof(msg),
+             "frame 0x%lx is %s, not an uninitialised RAM frame", mfn, state);
     return msg;
 }
 
@@ -51,8 +51,7 @@ TEST(uninit_range_ends_at_table_end)
     unsigned int n;
 
     sim_boot(&m);
-    REQUIRE(sim_frametable_mfn() < 0x80400, "the frame table is not in the "
-            "first bank");
+    REQUIRE(sim_frametable_mfn() < 0x80400, "no frame table in bank 1");
     sim_take_runs_asked(runs);
     end_boot_allocator();
     EXPECT_EQ(frametable_end(), 0x80801);
@@ -61,7 +60,8 @@ TEST(uninit_range_ends_at_table_end)
     n = sim_take_runs_asked(runs);
     EXPECT(n == 2 && runs[0] == 0x80000 && runs[1] == 0x80800,
            "the node map was asked about %u runs (the first at 0x%lx), "
-           "expected 2: 0x80000 and 0x80800", n, n ? runs[0] : 0);
+           "expected 2: 0x80000 and 0x80800",
+           n, n ? runs[0] : 0);
     EXPECT_EQ(heap_total_free_pages(), 0x401 - sim_frametable_pages() - 3);
     EXPECT_EQ(heap_check(), 0);
 }
@@ -205,8 +205,8 @@ TEST(uninit_free_checks_the_block)
 }
 
 struct freer {
-    mfn_t mfn;          /* the block to free */
-    volatile int done;  /* set once free_heap_pages() returned */
+    mfn_t mfn;         /* the block to free */
+    volatile int done; /* set once free_heap_pages() returned */
 };
 
 static void *freer_main(void *p)
@@ -250,13 +250,14 @@ TEST(uninit_free_takes_the_heap_lock)
         mm_hook_unlock();
         REQUIRE(0, "cannot start a thread");
     }
-    for (int i = 0; i < 1000 && !__atomic_load_n(&f.done, __ATOMIC_ACQUIRE); i++)
+    for (int i = 0; i < 1000 && !__atomic_load_n(&f.done, __ATOMIC_ACQUIRE);
+         i++)
         sched_yield();
     early = __atomic_load_n(&f.done, __ATOMIC_ACQUIRE);
     mm_hook_unlock();
     pthread_join(t, NULL);
     EXPECT(!early, "free_heap_pages() returned while another hart held the "
-           "heap lock");
+                   "heap lock");
     EXPECT_EQ(heap_total_free_pages(), before);
     free_heap_pages(0x80100, 0);
     EXPECT_EQ(heap_total_free_pages(), before + 1);
@@ -334,7 +335,8 @@ TEST(uninit_block_across_a_node_boundary)
     n = sim_take_runs_asked(runs);
     EXPECT(n == 2 && runs[0] == 0x80200 && runs[1] == 0x80210,
            "the node map was asked about %u runs (the first at 0x%lx), "
-           "expected 2: 0x80200 and 0x80210", n, n ? runs[0] : 0);
+           "expected 2: 0x80200 and 0x80210",
+           n, n ? runs[0] : 0);
     EXPECT_EQ(heap_free_pages_node(0), before0 + 16);
     EXPECT_EQ(heap_free_pages_node(1), before1 + 16);
     for (mfn_t f = 0x80200; f < 0x80220; f++)

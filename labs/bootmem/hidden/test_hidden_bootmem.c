@@ -214,8 +214,8 @@ TEST(hidden_bootmem_random_against_a_model)
                               : bootmem_add_range(s, e);
                 REQUIRE(rc == (inverted ? -EINVAL : 0),
                         "round %d step %d: bootmem_add_range(0x%lx, 0x%lx) "
-                        "returned %d", round, step, inverted ? e : s,
-                        inverted ? s : e, rc);
+                        "returned %d",
+                        round, step, inverted ? e : s, inverted ? s : e, rc);
             } else if (op < 6) { /* reserve, sometimes empty */
                 int rc;
 
@@ -228,8 +228,10 @@ TEST(hidden_bootmem_random_against_a_model)
                     continue;
                 }
                 rc = bootmem_reserve_range(s, e);
-                REQUIRE(rc == 0, "round %d step %d: bootmem_reserve_range("
-                        "0x%lx, 0x%lx) returned %d", round, step, s, e, rc);
+                REQUIRE(rc == 0,
+                        "round %d step %d: bootmem_reserve_range("
+                        "0x%lx, 0x%lx) returned %d",
+                        round, step, s, e, rc);
             } else { /* an allocation */
                 unsigned long nr = 1 + len % 24;
                 unsigned long align = 1ul << (hnext(&x) % 6);
@@ -246,7 +248,8 @@ TEST(hidden_bootmem_random_against_a_model)
                         continue;
                     }
                     mfn_t got_m = alloc_boot_pages(nr, align);
-                    REQUIRE(got_m == m, "round %d step %d: alloc_boot_pages("
+                    REQUIRE(got_m == m,
+                            "round %d step %d: alloc_boot_pages("
                             "%lu, %lu) gave 0x%lx, expected 0x%lx",
                             round, step, nr, align, got_m, m);
                 }

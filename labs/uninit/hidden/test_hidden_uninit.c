@@ -178,14 +178,17 @@ TEST(hidden_uninit_random_boot_allocations_freed)
                 REQUIRE(page_state_is(pg, PAGE_STATE_FREE),
                         "round %d: freed frame 0x%lx is %s", round, f,
                         page_state_name(page_state(pg)));
-                REQUIRE(pg->nr_inits == 1, "round %d: frame 0x%lx "
-                        "initialised %u times", round, f, pg->nr_inits);
+                REQUIRE(pg->nr_inits == 1,
+                        "round %d: frame 0x%lx "
+                        "initialised %u times",
+                        round, f, pg->nr_inits);
                 REQUIRE(page_has_flag(pg, PGC_EXTRA) == flagged[f],
                         "round %d: frame 0x%lx %s PGC_EXTRA", round, f,
                         flagged[f] ? "lost" : "gained");
-                REQUIRE(pg->node == sim_node_of(f), "round %d: frame 0x%lx "
-                        "on node %u, not %u", round, f, pg->node,
-                        sim_node_of(f));
+                REQUIRE(pg->node == sim_node_of(f),
+                        "round %d: frame 0x%lx "
+                        "on node %u, not %u",
+                        round, f, pg->node, sim_node_of(f));
             }
         for (mfn_t f = 0; f < 0x600; f++) {
             struct page_info *pg = mfn_to_page(f);
@@ -197,9 +200,10 @@ TEST(hidden_uninit_random_boot_allocations_freed)
             if (page_state_is(pg, PAGE_STATE_FREE))
                 free_frames++;
             else
-                REQUIRE(page_has_flag(pg, PGC_NODE_META), "round %d: RAM "
-                        "frame 0x%lx is %s and not carved", round, f,
-                        page_state_name(page_state(pg)));
+                REQUIRE(page_has_flag(pg, PGC_NODE_META),
+                        "round %d: RAM "
+                        "frame 0x%lx is %s and not carved",
+                        round, f, page_state_name(page_state(pg)));
         }
         EXPECT_EQ(heap_total_free_pages(), free_frames);
         REQUIRE(heap_check() == 0, "round %d: heap_check failed", round);
