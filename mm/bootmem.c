@@ -128,6 +128,8 @@ int bootmem_reserve_range(mfn_t s, mfn_t e)
     bootmem_check_open("bootmem_reserve_range");
     if (s > e)
         return -EINVAL;
+    if (s == e) /* reserves nothing: must not split a range in two */
+        return 0;
     for (unsigned int i = 0; i < nr_ranges;) {
         unsigned int before = nr_ranges;
         int err;
@@ -162,8 +164,9 @@ mfn_t alloc_boot_pages(unsigned long nr_pages, unsigned long align_pages)
         if (s < r.s)
             continue;
         if (range_cut(i, s, s + nr_pages))
-            mm_hook_panic("alloc_boot_pages: more than %u free ranges",
-                          BOOTMEM_MAX_RANGES);
+            mm_hook_panic("alloc_boot_pages: %lu pages aligned to %lu would "
+                          "split a range, and all %u range slots are in use",
+                          nr_pages, align_pages, BOOTMEM_MAX_RANGES);
         return s;
     }
     mm_hook_panic("alloc_boot_pages: out of boot memory: no free range holds "
@@ -184,7 +187,9 @@ mfn_t alloc_boot_pages(unsigned long nr_pages, unsigned long align_pages)
 {
     bootmem_check_open("alloc_boot_pages");
     lab_not_implemented("bootmem");
-    return INVALID_MFN;
+    mm_hook_panic("alloc_boot_pages: not implemented yet (lab bootmem): "
+                  "%lu pages aligned to %lu were asked for",
+                  nr_pages, align_pages);
 }
 */
 
@@ -202,9 +207,11 @@ static void bootmem_hand_over(unsigned int node, bool on_node)
 
 /*
  * The boot hart's node goes first, so that its heap (and the structures
- * carved for it) exist before any other node's. init_heap_pages() splits a
- * range that crosses a node boundary, so "a range on node n" here only
- * decides the order.
+ * carved for it) exist before any other node's. A range "is on node n"
+ * when its first frame is: touching banks of two nodes were joined into
+ * one range by bootmem_add_range(), and such a range goes over whole, in
+ * the pass of its first frame's node. init_heap_pages() splits it per
+ * node, so "a range on node n" here only decides the order.
  */
 void end_boot_allocator(void)
 {

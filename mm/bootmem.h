@@ -19,21 +19,39 @@
 /* Up to this many disjoint free ranges; one more is -ENOSPC. */
 #define BOOTMEM_MAX_RANGES 64
 
-/* Add RAM [s, e) as free. Returns 0, -EINVAL (s > e) or -ENOSPC. */
+/*
+ * Add RAM [s, e) as free, joining every range it overlaps or touches.
+ * Returns 0 (also for an empty range, which adds nothing), -EINVAL if
+ * s > e (nothing changes), or -ENOSPC if [s, e) joins no range and all
+ * BOOTMEM_MAX_RANGES slots are in use (nothing changes; a range that
+ * joins others needs no new slot, so it is added even then).
+ */
 int bootmem_add_range(mfn_t s, mfn_t e);
 
-/* Take [s, e) out of the free ranges (may split one). 0, -EINVAL or -ENOSPC. */
+/*
+ * Take [s, e) out of every free range it overlaps: a range disappears,
+ * loses its start or its end, or is split in two. Returns 0 (also for an
+ * empty [s, s), which changes nothing), -EINVAL if s > e (nothing
+ * changes), or -ENOSPC if a split needs a slot and all are in use (that
+ * range is left as it was).
+ */
 int bootmem_reserve_range(mfn_t s, mfn_t e);
 
 /*
  * nr_pages frames, the first one a multiple of align_pages (a power of
  * two), carved from the top of the highest free range that can hold them.
- * Returns the first frame. Running out is a panic: nothing at boot can
- * cope with it. The frames stay uninitialised in the frame table.
+ * Returns the first frame. A panic, because nothing at boot can cope: a
+ * bad request (nr_pages 0, align_pages 0 or not a power of two: "bad
+ * request"), running out ("out of boot memory"), or a carve that would
+ * split a range when all slots are in use ("range slots"). The frames
+ * stay uninitialised in the frame table.
  */
 mfn_t alloc_boot_pages(unsigned long nr_pages, unsigned long align_pages);
 
-/* Hand every free range to the heap (the boot hart's node first), then close.
+/*
+ * Close the boot allocator, then hand every free range to the heap with
+ * init_heap_pages(): first the ranges whose first frame is on the boot
+ * hart's node, then the others, each pass in ascending order.
  */
 void end_boot_allocator(void);
 

@@ -17,7 +17,8 @@
  *     valid frames (not a hole, inside the frame table), on the same node and
  *     in the same zone. So no free block spans two nodes or two zones.
  *   - MFN 0 never enters the heap: the only aligned block that can span two
- *     zones starts at MFN 0. init_heap_pages() marks it offlined instead.
+ *     zones starts at MFN 0. buddy_skip_mfn0() (mm/buddy.c) parks it as
+ *     offlined; init_heap_pages() calls it on every range it is given.
  *   - Frames start uninitialised. init_heap_pages() is the only way in; a
  *     free of an uninitialised block goes through it first.
  *   - The free path has two steps, here: take the frames back (check each,
@@ -44,6 +45,18 @@
 
 /* ---- freeing ------------------------------------------------------------- */
 
+static const char *entry_fn; /* heap_set_entry(); NULL: free_heap_pages */
+
+void heap_set_entry(const char *fn)
+{
+    entry_fn = fn;
+}
+
+const char *heap_entry(void)
+{
+    return entry_fn ? entry_fn : "free_heap_pages";
+}
+
 /* Why frame mfn, with count_info ci, can never be freed into the heap. */
 static const char *not_heap_reason(mfn_t mfn, uint64_t ci)
 {
@@ -66,19 +79,19 @@ void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node)
         uint64_t ci = page_count_info(pg);
 
         if (unlikely(ci & (PGC_HOLE | PGC_NODE_META) || m == 0))
-            mm_hook_panic("free_heap_pages: frame 0x%lx (%s) was never given "
+            mm_hook_panic("%s: frame 0x%lx (%s) was never given "
                           "out by the heap: it is %s",
-                          m, page_state_name(pgc_state(ci)),
+                          heap_entry(), m, page_state_name(pgc_state(ci)),
                           not_heap_reason(m, ci));
         if (unlikely(pgc_state(ci) != PAGE_STATE_INUSE))
-            mm_hook_panic("free_heap_pages: frame 0x%lx is %s, not inuse%s", m,
+            mm_hook_panic("%s: frame 0x%lx is %s, not inuse%s", heap_entry(), m,
                           page_state_name(pgc_state(ci)),
                           pgc_state(ci) == PAGE_STATE_FREE ? " (double free?)"
                                                            : "");
         if (unlikely(pg->node != node))
-            mm_hook_panic("free_heap_pages: block [0x%lx, 0x%lx) spans nodes "
+            mm_hook_panic("%s: block [0x%lx, 0x%lx) spans nodes "
                           "%u and %u",
-                          s, e, node, pg->node);
+                          heap_entry(), s, e, node, pg->node);
         WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_FREE));
     }
 }
@@ -239,5 +252,6 @@ bool heap_node_exists(unsigned int node)
 
 void heap_reset(void)
 {
+    entry_fn = NULL;
     node_heap_reset();
 }

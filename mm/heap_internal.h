@@ -27,6 +27,15 @@ void heap_free_block_locked(mfn_t mfn, unsigned int order);
 /* Panic unless [mfn, mfn + 2^order) is an aligned block inside the table. */
 void heap_check_block_args(const char *fn, mfn_t mfn, unsigned int order);
 
+/*
+ * The public function whose path is running, for the panics of the shared
+ * steps above: "free_heap_pages", unless init_heap_pages() said otherwise
+ * with heap_set_entry() (NULL goes back to the default). So a bad frame met
+ * while init_heap_pages() runs is reported as init_heap_pages's.
+ */
+void heap_set_entry(const char *fn);
+const char *heap_entry(void);
+
 /* init_heap_pages() of [s, e), the lock held (mm/init_heap.c). */
 void init_heap_pages_locked(mfn_t s, mfn_t e);
 

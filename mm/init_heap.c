@@ -148,6 +148,7 @@ void init_heap_pages_locked(mfn_t s, mfn_t e)
 /* LAB uninit: STUB
 void free_heap_pages(mfn_t mfn, unsigned int order)
 {
+    lab_not_implemented("uninit");
     mm_hook_lock();
     heap_check_block_args("free_heap_pages", mfn, order);
     heap_free_block_locked(mfn, order);
@@ -163,6 +164,8 @@ void init_heap_pages_locked(mfn_t s, mfn_t e)
 void init_heap_pages(mfn_t mfn, unsigned long nr_pages)
 {
     mm_hook_lock();
+    heap_set_entry("init_heap_pages"); /* panics of the free path's steps */
     init_heap_pages_locked(mfn, mfn + nr_pages);
+    heap_set_entry(NULL);
     mm_hook_unlock();
 }
