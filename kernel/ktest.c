@@ -212,7 +212,7 @@ static void run_suite(const struct ktest_suite *s, unsigned int n,
     bool ok = true;
 
     printk_plain("    KTAP version 1\n    # Subtest: %s\n    1..%u\n", s->name,
-           cases_selected(s, glob));
+                 cases_selected(s, glob));
     for (unsigned int i = 0; i < s->nr_cases; i++)
         if (case_selected(s, &s->cases[i], glob))
             ok &= run_case(&s->cases[i], ++number);
@@ -240,7 +240,7 @@ unsigned int ktest_run(const char *glob)
     if (bootargs.ktest_nonce[0]) /* the grader's proof of a genuine report */
         printk_plain("# ktest: nonce %s\n", bootargs.ktest_nonce);
     for_each_suite(s) if (cases_selected(s, glob)) run_suite(s, ++n, glob);
-    printk_plain("# ktest: %u passed, %u failed, %u skipped\n", nr_passed, nr_failed,
-           nr_skipped);
+    printk_plain("# ktest: %u passed, %u failed, %u skipped\n", nr_passed,
+                 nr_failed, nr_skipped);
     return nr_failed ? EXIT_TEST_FAIL : EXIT_PASS;
 }

@@ -275,7 +275,7 @@ static bool console_lock_take(void)
     return false;
 }
 
-static const char *line_prefix; /* written before each new line; NULL: none */
+static const char *line_prefix;   /* written before each new line; NULL: none */
 static bool at_line_start = true; /* the console's last byte was '\n' */
 
 void printk_set_line_prefix(const char *prefix)
