@@ -100,8 +100,20 @@ def frame_owner(mfn, ci):
         return 'frametable'
     state = (ci & PGC_STATE_MASK) >> PGC_STATE_SHIFT
     if state == 0 and not ci & (1 << 34):          # uninitialised, not a hole
-        return 'bootalloc'
+        return 'bootmem' if in_boot_allocator(mfn) else 'bootalloc'
     return 'none'
+
+
+def in_boot_allocator(mfn):
+    """Is mfn in one of the boot allocator's free ranges (mm/bootmem.c)? An
+    uninitialised frame there has not been handed to the heap yet: before
+    or during end_boot_allocator(). False when the ranges cannot be read."""
+    try:
+        ranges = gdb.parse_and_eval("'bootmem.c'::ranges")
+        n = int(gdb.parse_and_eval("'bootmem.c'::nr_ranges"))
+    except gdb.error:
+        return False
+    return any(int(ranges[i]['s']) <= mfn < int(ranges[i]['e']) for i in range(n))
 
 
 def reserved_by_line(mfn, ci):
@@ -109,6 +121,9 @@ def reserved_by_line(mfn, ci):
     owner = frame_owner(mfn, ci)
     if owner == 'none':
         return 'page:   reserved by nobody: a heap frame since boot'
+    if owner == 'bootmem':      # only in gdb: the monitor runs after boot
+        return ('page:   reserved by nobody yet: the boot allocator still has it '
+                '(end_boot_allocator() has not handed it to the heap yet)')
     state = (ci & PGC_STATE_MASK) >> PGC_STATE_SHIFT
     held = 'uninitialised, still held' if state == 0 else 'since given to the heap'
     return f'page:   reserved by {owner}: {OWNERS[owner]}; {held}'
