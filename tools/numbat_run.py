@@ -43,6 +43,9 @@ Topologies (a node is a NUMA node; "harts" are RISC-V CPUs):
              QEMU's own device tree, move half of node 1's RAM to node 2,
              and boot with -dtb (see tools/dtbgen.py)
     big      16 GiB in 4 nodes, 8 harts (for the benchmarks)
+    8node    768 MiB in 8 nodes, 4 harts on nodes 0-3; QEMU 7.2's virt takes at
+             most 4 NUMA nodes, so we stage it like cpuless: each of 4 nodes
+             gives the top half of its RAM to node N + 4 (tools/dtbgen.py)
 
 Python standard library only.
 """
@@ -137,6 +140,8 @@ TOPOLOGIES = {
                         {(0, 1): 20, (0, 2): 20, (1, 2): 20}, aia=True),
     'cpuless': Topology(256, 4, [0, 1], [0, 1], {(0, 1): 20}, staged='cpuless'),
     'big': Topology(16384, 8, [0, 1, 2, 3], [0, 1, 2, 3], ring(4), aia=True),
+    '8node': Topology(768, 4, [0, 1, 2, 3], [0, 1, 2, 3], ring(4), aia=True,
+                      staged='8node'),
 }
 
 
