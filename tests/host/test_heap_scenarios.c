@@ -218,7 +218,7 @@ TEST(scenario5_block_spanning_two_nodes)
     mfn_t b;
 
     sim_boot(&m);
-    REQUIRE(alloc_boot_pages(0x80, 0x80) == 0x80100);
+    REQUIRE_EQ(alloc_boot_pages(0x80, 0x80), 0x80100);
     b = alloc_boot_pages(0x80, 0x80);
     REQUIRE_EQ(b, 0x80080);
     end_boot_allocator();
