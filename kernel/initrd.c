@@ -87,6 +87,8 @@ unsigned long initrd_free_frames(mfn_t s, mfn_t e, const char *who)
 
 const char *initrd_fate_text(enum initrd_fate fate)
 {
+    static char stub_why[128]; /* names the lab whose stub ran */
+
     switch (fate) {
     case INITRD_NONE:
         return "no initrd (boot with -initrd FILE)";
@@ -94,9 +96,11 @@ const char *initrd_fate_text(enum initrd_fate fate)
         return "the initrd is kept in use, uninitialised (boot argument "
                "initrd=keep): the monitor's `release initrd` frees it";
     case INITRD_KEPT_STUB:
-        return "the initrd was given but not freed: a lab is still a stub "
-               "(see the `lab ...: not implemented` line), so the kernel "
-               "left it in use";
+        snprintf(stub_why, sizeof(stub_why),
+                 "the initrd was given but not freed: lab %s is still a stub, "
+                 "so the kernel left it in use",
+                 lab_missing() ? lab_missing() : "?");
+        return stub_why;
     default:
         return "the initrd was freed at boot";
     }
