@@ -85,14 +85,34 @@ static int set_ktest_nonce(const char *value, bool has_value, const char **why)
     return 0;
 }
 
+/* initrd=keep leaves the initrd in use and uninitialised (kernel/initrd.c). */
+static int set_initrd(const char *value, bool has_value, const char **why)
+{
+    if (has_value && strcmp(value, "keep") == 0) {
+        bootargs.initrd_keep = true;
+        return 0;
+    }
+    if (has_value && strcmp(value, "free") == 0) {
+        bootargs.initrd_keep = false;
+        return 0;
+    }
+    *why = "needs keep or free";
+    return -EINVAL;
+}
+
 static const struct bootarg arguments[] = {
     {"crash", CRASH_ACCEPTED, crash_set},
+    {"initrd",
+     "initrd=keep (leave the initrd in use for the monitor's "
+     "`release`) or initrd=free (the default)",
+     set_initrd},
     {"ktest", "ktest=GLOB (suite.case names, with * and ?) or ktest=list",
      set_ktest},
     {"ktest_nonce", "ktest_nonce=DIGITS (echoed after the KTAP plan)",
      set_ktest_nonce},
-    {"monitor", "monitor=\"CMD; CMD; ...\" (run monitor commands, then power "
-                "off)",
+    {"monitor",
+     "monitor=\"CMD; CMD; ...\" (run monitor commands, then power "
+     "off)",
      monitor_set_script},
 };
 

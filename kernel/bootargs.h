@@ -26,6 +26,8 @@ struct bootargs {
     char ktest_nonce[KTEST_NONCE_DIGITS + 1]; /* ktest_nonce=DIGITS, echoed
                                                  in the KTAP header; "" when
                                                  not given */
+    bool initrd_keep; /* initrd=keep: boot leaves the initrd uninitialised
+                         and in use; the monitor's `release` frees it */
 };
 
 extern struct bootargs bootargs;

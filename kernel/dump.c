@@ -8,11 +8,14 @@
  * block is always a line of its own, with its order, because the buddy
  * structure is what the picture is for:
  *
- *   dump: begin node 0 [0x80000, 0x88000) frames 32768 format 1
+ *   dump: begin node 0 [0x80000, 0x88000) frames 32768 format 2
  *   dump: zone 20 [0x80000, 0x88000)
- *   dump: run [0x80000, 0x80040) reserved
+ *   dump: run [0x80000, 0x80080) uninit owner opensbi
  *   dump: free [0x80400, 0x80600) order 9
  *   dump: end node 0 runs 21
+ *
+ * A run of uninitialised frames also has one owner (its `owner` word);
+ * where the owner changes, a new run starts.
  *
  * Ranges are half-open frame ranges. The walk follows the frame table in
  * address order: the first free frame it meets heads a free block (blocks
@@ -30,14 +33,30 @@
 #include "../platform/poweroff.h"
 #include "board.h"
 #include "dump.h"
+#include "mm_boot.h"
 #include "monitor.h"
 #include "printk.h"
 
 static const char *const class_names[DUMP_NR_CLASSES] = {
-    [DUMP_FREE] = "free",       [DUMP_INUSE] = "inuse",
-    [DUMP_UNINIT] = "uninit",   [DUMP_RESERVED] = "reserved",
-    [DUMP_OFFLINE] = "offline", [DUMP_HOLE] = "hole",
-    [DUMP_META] = "meta",
+    [DUMP_FREE] = "free",     [DUMP_INUSE] = "inuse",
+    [DUMP_UNINIT] = "uninit", [DUMP_OFFLINE] = "offline",
+    [DUMP_HOLE] = "hole",     [DUMP_META] = "meta",
+};
+
+/* Each owner's word in the dump, and its phrase for `page`. */
+static const struct {
+    const char *name; /* the dump format's word */
+    const char *text; /* for people */
+} owners[DUMP_NR_OWNERS] = {
+    [OWNER_NONE] = {"none", "nobody (a heap frame)"},
+    [OWNER_OPENSBI] = {"opensbi", "OpenSBI, the firmware's /reserved-memory"},
+    [OWNER_RESVMEM] = {"resvmem", "a /reserved-memory range of the tree"},
+    [OWNER_MEMRESERVE] = {"memreserve", "the blob's /memreserve/ block"},
+    [OWNER_KERNEL] = {"kernel", "the kernel image"},
+    [OWNER_DTB] = {"dtb", "the device tree blob"},
+    [OWNER_INITRD] = {"initrd", "the initrd"},
+    [OWNER_FRAMETABLE] = {"frametable", "the frame table, a boot allocation"},
+    [OWNER_BOOTALLOC] = {"bootalloc", "a boot allocation"},
 };
 
 const char *dump_class_name(enum dump_class c)
@@ -45,19 +64,54 @@ const char *dump_class_name(enum dump_class c)
     return c < DUMP_NR_CLASSES ? class_names[c] : "class?";
 }
 
-/* Does any reserved range of the machine touch frame mfn? */
-static bool frame_reserved(mfn_t mfn)
+const char *dump_owner_name(enum dump_owner o)
+{
+    return o < DUMP_NR_OWNERS ? owners[o].name : "owner?";
+}
+
+const char *dump_owner_text(enum dump_owner o)
+{
+    return o < DUMP_NR_OWNERS ? owners[o].text : "owner?";
+}
+
+/* The owner a reserved range stands for. */
+static enum dump_owner range_owner(const struct mem_reserved *r)
+{
+    switch (r->kind) {
+    case RESERVE_KERNEL:
+        return OWNER_KERNEL;
+    case RESERVE_DTB:
+        return OWNER_DTB;
+    case RESERVE_INITRD:
+        return OWNER_INITRD;
+    case RESERVE_MEMRESERVE:
+        return OWNER_MEMRESERVE;
+    default: /* QEMU's OpenSBI names its ranges mmode_resv0@..., ... */
+        return strncmp(r->name, "mmode_resv", 10) == 0 ? OWNER_OPENSBI
+                                                       : OWNER_RESVMEM;
+    }
+}
+
+enum dump_owner dump_frame_owner(mfn_t mfn)
 {
     const struct machine *m = board();
+    const struct mm_boot_stats *st = mm_boot_stats();
     paddr_t pa = mfn_to_pa(mfn);
 
     for (unsigned int i = 0; i < m->nr_reserved; i++) {
         const struct mem_reserved *r = &m->reserved[i];
 
         if (pa < r->base + r->size && pa + PAGE_SIZE > r->base)
-            return true;
+            return range_owner(r);
     }
-    return false;
+    if (mfn >= st->frametable_mfn &&
+        mfn < st->frametable_mfn + st->frametable_pages)
+        return OWNER_FRAMETABLE;
+    if (mfn_valid(mfn) &&
+        page_state(mfn_to_page(mfn)) == PAGE_STATE_UNINITIALISED &&
+        !(page_count_info(mfn_to_page(mfn)) & PGC_HOLE))
+        return OWNER_BOOTALLOC;
+    return OWNER_NONE;
 }
 
 enum dump_class dump_classify(mfn_t mfn, unsigned int node)
@@ -77,7 +131,7 @@ enum dump_class dump_classify(mfn_t mfn, unsigned int node)
     case PAGE_STATE_INUSE:
         return DUMP_INUSE;
     case PAGE_STATE_UNINITIALISED:
-        return frame_reserved(mfn) ? DUMP_RESERVED : DUMP_UNINIT;
+        return DUMP_UNINIT;
     default:
         return DUMP_OFFLINE;
     }
@@ -122,6 +176,16 @@ static mfn_t dump_one(mfn_t mfn, mfn_t limit, unsigned int node)
         printk("dump: free [0x%lx, 0x%lx) order %u\n", mfn, end, order);
         return end;
     }
+    if (c == DUMP_UNINIT) {
+        enum dump_owner o = dump_frame_owner(mfn);
+
+        while (end < limit && dump_classify(end, node) == c &&
+               dump_frame_owner(end) == o)
+            end++;
+        printk("dump: run [0x%lx, 0x%lx) uninit owner %s\n", mfn, end,
+               dump_owner_name(o));
+        return end;
+    }
     while (end < limit && dump_classify(end, node) == c)
         end++;
     printk("dump: run [0x%lx, 0x%lx) %s\n", mfn, end, dump_class_name(c));
@@ -137,8 +201,8 @@ void dump_node(unsigned int node)
         printk("dump: node %u has no RAM: nothing to dump\n", node);
         return;
     }
-    printk("dump: begin node %u [0x%lx, 0x%lx) frames %lu format 1\n", node, s,
-           e, e - s);
+    printk("dump: begin node %u [0x%lx, 0x%lx) frames %lu format %u\n", node, s,
+           e, e - s, DUMP_FORMAT);
     for (mfn = s; mfn < e;) {
         mfn_t z_end = MIN(zone_end(mfn), e);
 

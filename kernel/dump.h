@@ -8,37 +8,74 @@
  *
  *   free      on a buddy free list (state free)
  *   inuse     given out by the heap (state inuse, not node metadata)
- *   uninit    never been through the heap, e.g. the frame table, which
- *             the boot allocator gave out (state uninitialised)
- *   reserved  uninitialised and inside a reserved range: firmware,
- *             kernel image, device tree blob
+ *   uninit    never been through the heap (state uninitialised): in use
+ *             by its owner, below
  *   offline   offlining, offlined or broken (MFN 0 is parked offlined)
  *   hole      not RAM of this node: a gap between banks
  *   meta      carved for the node's heap structures (PGC_NODE_META)
  *
- * The dump format is in docs/monitor.md.
+ * An uninitialised frame also has an owner: who holds it since boot,
+ * found from the machine's reserved ranges and the frame table's place.
+ * A frame holding bytes of two reserved ranges belongs to the first.
+ *
+ *   opensbi     OpenSBI's own memory (/reserved-memory mmode_resv*)
+ *   resvmem     another /reserved-memory child
+ *   memreserve  the blob's /memreserve/ block
+ *   kernel      the kernel image
+ *   dtb         the device tree blob
+ *   initrd      the initrd (kept in use with initrd=keep)
+ *   frametable  the frame table, a boot allocation
+ *   bootalloc   any other boot allocation
+ *
+ * The dump format (format 2: uninit runs name their owner) is in
+ * docs/monitor.md.
  */
 #ifndef KERNEL_DUMP_H
 #define KERNEL_DUMP_H
 
 #include <numbat/types.h>
 
+#define DUMP_FORMAT 2 /* the number on each `dump: begin` line */
+
 enum dump_class {
-    DUMP_FREE,     /* on a free list */
-    DUMP_INUSE,    /* allocated from the heap */
-    DUMP_UNINIT,   /* never in the heap, not reserved */
-    DUMP_RESERVED, /* never in the heap, inside a reserved range */
-    DUMP_OFFLINE,  /* offlining, offlined, broken */
-    DUMP_HOLE,     /* not RAM of this node */
-    DUMP_META,     /* the node heap's own frames */
+    DUMP_FREE,    /* on a free list */
+    DUMP_INUSE,   /* allocated from the heap */
+    DUMP_UNINIT,  /* never in the heap: held by its owner */
+    DUMP_OFFLINE, /* offlining, offlined, broken */
+    DUMP_HOLE,    /* not RAM of this node */
+    DUMP_META,    /* the node heap's own frames */
     DUMP_NR_CLASSES
+};
+
+enum dump_owner {
+    OWNER_NONE,       /* not held since boot: a heap frame, or a hole */
+    OWNER_OPENSBI,    /* /reserved-memory mmode_resv*: OpenSBI */
+    OWNER_RESVMEM,    /* another /reserved-memory child */
+    OWNER_MEMRESERVE, /* the blob's /memreserve/ block */
+    OWNER_KERNEL,     /* the kernel image */
+    OWNER_DTB,        /* the device tree blob */
+    OWNER_INITRD,     /* the initrd */
+    OWNER_FRAMETABLE, /* the frame table (a boot allocation) */
+    OWNER_BOOTALLOC,  /* another boot allocation */
+    DUMP_NR_OWNERS
 };
 
 /* The class of frame mfn, seen as part of node `node`. */
 enum dump_class dump_classify(mfn_t mfn, unsigned int node);
 
+/*
+ * Who reserved frame mfn at boot, from the memory map alone (it may have
+ * been freed since): a reserved range, the frame table, or, for a frame
+ * that is still uninitialised and none of those, a boot allocation.
+ */
+enum dump_owner dump_frame_owner(mfn_t mfn);
+
 /* "free", "inuse", ... (the words of the dump format). */
 const char *dump_class_name(enum dump_class c);
+
+/* "opensbi", "kernel", ... (the dump's words), and a phrase for people. */
+const char *dump_owner_name(enum dump_owner o);
+const char *dump_owner_text(enum dump_owner o);
 
 /* The frames a node's banks span, [*s, *e); false if it has no RAM. */
 bool dump_node_span(unsigned int node, mfn_t *s, mfn_t *e);

@@ -12,9 +12,15 @@
  * uninitialised, so free_heap_pages() sends each block through
  * init_heap_pages() first, and the heap merges the blocks with their free
  * buddies.
+ *
+ * With initrd=keep (or while a lab is a stub) the same frames are left as
+ * they are; the monitor's `release` later frees any part of them through
+ * initrd_free_frames(), the same loop.
  */
 #include "../mm/heap.h"
+#include "../mm/lab.h"
 #include "board.h"
+#include "bootargs.h"
 #include "initrd.h"
 #include "printk.h"
 
@@ -61,14 +67,51 @@ static unsigned int block_order(mfn_t s, mfn_t e)
     return order;
 }
 
-static void free_frames(mfn_t s, mfn_t e)
+unsigned long initrd_free_frames(mfn_t s, mfn_t e, const char *who)
 {
+    unsigned long n = e - s;
+
     while (s < e) {
         unsigned int order = block_order(s, e);
 
+        if (who)
+            printk("%s: free_heap_pages(0x%lx, %u): [0x%lx, 0x%lx) "
+                   "uninitialised -> init_heap_pages -> inuse -> free\n",
+                   who, s, order, s, s + ((mfn_t)1 << order));
         free_heap_pages(s, order);
         s += (mfn_t)1 << order;
     }
+    info.nr_freed += n;
+    return n;
+}
+
+const char *initrd_fate_text(enum initrd_fate fate)
+{
+    static char stub_why[128]; /* names the lab whose stub ran */
+
+    switch (fate) {
+    case INITRD_NONE:
+        return "no initrd (boot with -initrd FILE)";
+    case INITRD_KEPT:
+        return "the initrd is kept in use, uninitialised (boot argument "
+               "initrd=keep): the monitor's `release initrd` frees it";
+    case INITRD_KEPT_STUB:
+        snprintf(stub_why, sizeof(stub_why),
+                 "the initrd was given but not freed: lab %s is still a stub, "
+                 "so the kernel left it in use",
+                 lab_missing() ? lab_missing() : "?");
+        return stub_why;
+    default:
+        return "the initrd was freed at boot";
+    }
+}
+
+/* Which of the two ways to keep it applies, or INITRD_FREED. */
+static enum initrd_fate initrd_choose_fate(void)
+{
+    if (lab_missing())
+        return INITRD_KEPT_STUB;
+    return bootargs.initrd_keep ? INITRD_KEPT : INITRD_FREED;
 }
 
 void initrd_release(void)
@@ -81,6 +124,7 @@ void initrd_release(void)
     info.start = m->initrd_start;
     info.end = m->initrd_end;
     info.sum = sum_bytes(info.start, info.end);
+    info.fate = initrd_choose_fate();
 
     s = pa_to_mfn(info.start);
     e = pa_to_mfn(ALIGN_UP(info.end, PAGE_SIZE));
@@ -88,11 +132,20 @@ void initrd_release(void)
         s++;
     if (s < e && frame_shared(e - 1))
         e--;
-    free_frames(s, e);
     info.freed_s = s;
     info.freed_e = e;
-    info.nr_freed = e - s;
-    printk("initrd: [0x%lx, 0x%lx) %lu bytes, sum 0x%08x, %lu pages freed\n",
+    if (info.fate == INITRD_FREED)
+        initrd_free_frames(s, e, NULL);
+    printk("initrd: [0x%lx, 0x%lx) %lu bytes, sum 0x%08x, ",
            (unsigned long)info.start, (unsigned long)info.end,
-           (unsigned long)(info.end - info.start), info.sum, info.nr_freed);
+           (unsigned long)(info.end - info.start), info.sum);
+    if (info.fate == INITRD_FREED)
+        printk("%lu pages freed\n", info.nr_freed);
+    else if (info.fate == INITRD_KEPT)
+        printk("%lu pages kept in use, uninitialised (initrd=keep; the "
+               "monitor's `release initrd` frees them)\n",
+               (unsigned long)(e - s));
+    else
+        printk("%lu pages kept in use: not freed while a lab is a stub\n",
+               (unsigned long)(e - s));
 }

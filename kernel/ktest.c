@@ -10,7 +10,17 @@
  *
  * Only the boot hart runs the runner and the cases; a case that wants
  * other harts gives them work through smp_run_on().
+ *
+ * While a case runs, every other line on the console (mm/'s messages,
+ * another hart's printk) starts with "        # " (printk's line
+ * prefix), so it reads as a diagnostic of that case; the runner's own
+ * lines go out without it (printk_plain).
+ *
+ * A failure that repeats the one before it exactly (same place, same
+ * message: a check in a loop over 64 frames of a stub) is counted, not
+ * printed again; one line then says how many more times it came.
  */
+#include <numbat/errno.h>
 #include <numbat/string.h>
 
 #include "../platform/poweroff.h"
@@ -25,7 +35,11 @@ struct ktest_now {
     unsigned int failures; /* checks that failed so far */
     bool skipped;          /* KTEST_SKIP was called */
     const char *skip_why;  /* its reason */
+    char last[256];        /* the last failure line printed */
+    unsigned int repeats;  /* failures equal to `last` since it printed */
 };
+
+#define KTEST_CASE_PREFIX "        # " /* other lines, while a case runs */
 
 static struct ktest_now now;
 
@@ -44,24 +58,47 @@ static const char *short_file(const char *file)
     return slash ? slash + 1 : file;
 }
 
+/* Say how often the last failure repeated, if it did; forget the count. */
+static void print_repeats(void)
+{
+    if (now.repeats)
+        printk_plain("        # (the failure above came %u more times)\n",
+                     now.repeats);
+    now.repeats = 0;
+}
+
 void ktest_fail(const char *file, int line, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
 
+    char text[sizeof(now.last)];
+
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     now.failures++;
-    printk("        # %s:%d: %s\n", short_file(file), line, msg);
+    snprintf(text, sizeof(text), "%s:%d: %s", short_file(file), line, msg);
+    if (strcmp(text, now.last) == 0) {
+        now.repeats++;
+        return;
+    }
+    print_repeats();
+    strlcpy(now.last, text, sizeof(now.last));
+    printk_plain("        # %s\n", text);
 }
 
-/* Small numbers in decimal, others (addresses, masks) in hex. */
-static void value_text(char *buf, size_t size, unsigned long long v)
+/*
+ * Small numbers in decimal, others (addresses, masks) in hex; an error
+ * code by its name as well ("-EINVAL (-22)").
+ */
+void ktest_value_text(char *buf, size_t size, unsigned long long v)
 {
     long long sv = (long long)v;
 
-    if (sv > -100000 && sv < 100000)
+    if (sv < 0 && sv > -4096 && strcmp(errno_name((int)sv), "E?") != 0)
+        snprintf(buf, size, "-%s (%lld)", errno_name((int)sv), sv);
+    else if (sv > -100000 && sv < 100000)
         snprintf(buf, size, "%lld", sv);
     else
         snprintf(buf, size, "0x%llx", v);
@@ -71,10 +108,10 @@ void ktest_fail_cmp(const char *file, int line, const char *check,
                     const char *a_text, const char *b_text, const char *not_op,
                     unsigned long long a, unsigned long long b)
 {
-    char av[24], bv[24];
+    char av[32], bv[32];
 
-    value_text(av, sizeof(av), a);
-    value_text(bv, sizeof(bv), b);
+    ktest_value_text(av, sizeof(av), a);
+    ktest_value_text(bv, sizeof(bv), b);
     ktest_fail(file, line, "%s(%s, %s): %s %s %s", check, a_text, b_text, av,
                not_op, bv);
 }
@@ -148,19 +185,22 @@ void ktest_list(void)
 static bool run_case(const struct ktest_case *c, unsigned int n)
 {
     memset(&now, 0, sizeof(now));
+    printk_set_line_prefix(KTEST_CASE_PREFIX);
     c->run();
+    printk_set_line_prefix(NULL);
+    print_repeats();
     if (now.failures) {
         nr_failed++;
-        printk("    not ok %u %s\n", n, c->name);
+        printk_plain("    not ok %u %s\n", n, c->name);
         return false;
     }
     if (now.skipped) {
         nr_skipped++;
-        printk("    ok %u %s # SKIP %s\n", n, c->name, now.skip_why);
+        printk_plain("    ok %u %s # SKIP %s\n", n, c->name, now.skip_why);
         return true;
     }
     nr_passed++;
-    printk("    ok %u %s\n", n, c->name);
+    printk_plain("    ok %u %s\n", n, c->name);
     return true;
 }
 
@@ -171,17 +211,17 @@ static void run_suite(const struct ktest_suite *s, unsigned int n,
     unsigned int number = 0, skipped_before = nr_skipped;
     bool ok = true;
 
-    printk("    KTAP version 1\n    # Subtest: %s\n    1..%u\n", s->name,
-           cases_selected(s, glob));
+    printk_plain("    KTAP version 1\n    # Subtest: %s\n    1..%u\n", s->name,
+                 cases_selected(s, glob));
     for (unsigned int i = 0; i < s->nr_cases; i++)
         if (case_selected(s, &s->cases[i], glob))
             ok &= run_case(&s->cases[i], ++number);
     if (!ok)
-        printk("not ok %u %s\n", n, s->name);
+        printk_plain("not ok %u %s\n", n, s->name);
     else if (nr_skipped - skipped_before == number)
-        printk("ok %u %s # SKIP\n", n, s->name);
+        printk_plain("ok %u %s # SKIP\n", n, s->name);
     else
-        printk("ok %u %s\n", n, s->name);
+        printk_plain("ok %u %s\n", n, s->name);
 }
 
 unsigned int ktest_run(const char *glob)
@@ -196,11 +236,11 @@ unsigned int ktest_run(const char *glob)
         return EXIT_BAD_ARGS;
     }
     nr_passed = nr_failed = nr_skipped = 0; /* each run reports only itself */
-    printk("KTAP version 1\n1..%u\n", nr_suites);
+    printk_plain("KTAP version 1\n1..%u\n", nr_suites);
     if (bootargs.ktest_nonce[0]) /* the grader's proof of a genuine report */
-        printk("# ktest: nonce %s\n", bootargs.ktest_nonce);
+        printk_plain("# ktest: nonce %s\n", bootargs.ktest_nonce);
     for_each_suite(s) if (cases_selected(s, glob)) run_suite(s, ++n, glob);
-    printk("# ktest: %u passed, %u failed, %u skipped\n", nr_passed, nr_failed,
-           nr_skipped);
+    printk_plain("# ktest: %u passed, %u failed, %u skipped\n", nr_passed,
+                 nr_failed, nr_skipped);
     return nr_failed ? EXIT_TEST_FAIL : EXIT_PASS;
 }

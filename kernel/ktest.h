@@ -22,7 +22,9 @@
  *
  * Two families of checks:
  *   EXPECT_*   on failure, record it (file:line, the expression, the
- *              values) and go on with the case;
+ *              values, error codes by name) and go on with the case; a
+ *              failure that repeats the one before it is counted and
+ *              printed once, with the count;
  *   REQUIRE_*  on failure, record it and end the case at once. They work
  *              by `return`, so use them only in the case function itself,
  *              not in a helper it calls.
@@ -67,6 +69,12 @@ void ktest_fail_cmp(const char *file, int line, const char *check,
                     const char *a_text, const char *b_text, const char *not_op,
                     unsigned long long a, unsigned long long b);
 void ktest_skip(const char *reason);
+
+/*
+ * How a failed comparison prints a value: small numbers in decimal,
+ * others in hex, an error code by its name too ("-EINVAL (-22)").
+ */
+void ktest_value_text(char *buf, size_t size, unsigned long long v);
 
 /* True (and nothing recorded) if cond holds. */
 #define KTEST_TRUE_(check, cond)                                               \

@@ -2,6 +2,7 @@
  * kernel/ktest_printk.c - suite kernel_printk: the formatter, conversion
  * by conversion, into a buffer (snprintf), so the expected text is exact.
  */
+#include <numbat/errno.h>
 #include <numbat/string.h>
 
 #include "ktest.h"
@@ -110,6 +111,36 @@ static void sizes_for_people(void)
     EXPECT_STREQ(format_size(buf, sizeof(buf), 1000), "1000 bytes");
 }
 
+/*
+ * A line printed while a case runs is a KTAP diagnostic of the case: the
+ * console starts it with "        # " (tests/qemu/test_messages.py reads
+ * these two lines back from the console).
+ */
+static void output_during_a_case(void)
+{
+    printk("printk: one line printed inside a case\n");
+    printk("printk: a line printed ");
+    printk("in two pieces\n");
+    EXPECT_TRUE(true);
+}
+
+/* A failed EXPECT_EQ prints its values like this (kernel/ktest.c). */
+static void compared_values_for_people(void)
+{
+    char buf[32];
+
+    ktest_value_text(buf, sizeof(buf), (unsigned long long)-EINVAL);
+    EXPECT_STREQ(buf, "-EINVAL (-22)");
+    ktest_value_text(buf, sizeof(buf), (unsigned long long)-ENOMEM);
+    EXPECT_STREQ(buf, "-ENOMEM (-12)");
+    ktest_value_text(buf, sizeof(buf), (unsigned long long)-1);
+    EXPECT_STREQ(buf, "-1");
+    ktest_value_text(buf, sizeof(buf), 42);
+    EXPECT_STREQ(buf, "42");
+    ktest_value_text(buf, sizeof(buf), 0x803e0);
+    EXPECT_STREQ(buf, "0x803e0");
+}
+
 static const struct ktest_case printk_cases[] = {
     KTEST_CASE(signed_decimal),
     KTEST_CASE(unsigned_decimal),
@@ -119,5 +150,7 @@ static const struct ktest_case printk_cases[] = {
     KTEST_CASE(unknown_conversion_printed_as_is),
     KTEST_CASE(truncation),
     KTEST_CASE(sizes_for_people),
+    KTEST_CASE(output_during_a_case),
+    KTEST_CASE(compared_values_for_people),
 };
 KTEST_SUITE(kernel_printk, printk_cases);

@@ -104,6 +104,8 @@ static const struct command commands[] = {
      monitor_cmd_alloc},
     {"free", "MFN ORDER", "give back a block `alloc` took", monitor_cmd_free},
     {"held", "", "blocks `alloc` took, not yet freed", monitor_cmd_held},
+    {"release", "initrd | MFN NR", "free a kept initrd (initrd=keep)",
+     monitor_cmd_release},
     {"check", "", "run heap_check(): do the rules hold?", cmd_check},
     {"test", "PATTERN", "run in-kernel tests matching PATTERN", cmd_test},
     {"dump", "[node N]", "frame states for tools/memmap.py", monitor_cmd_dump},
@@ -179,10 +181,23 @@ bool monitor_number(char **argv, int i, const char *what, unsigned long max,
 
 bool monitor_node(char **argv, int i, unsigned int *node)
 {
+    unsigned int nr_nodes = board()->nr_nodes;
     unsigned long n;
 
-    if (!monitor_number(argv, i, "node", board()->nr_nodes - 1, &n))
+    if (!monitor_number(argv, i, "node", ~0UL, &n))
         return false;
+    if (n >= nr_nodes && nr_nodes == 1) {
+        printk("%s: node %lu does not exist: this machine has only node 0 "
+               "(see `nodes`); nothing done\n",
+               argv[0], n);
+        return false;
+    }
+    if (n >= nr_nodes) {
+        printk("%s: node %lu does not exist: this machine has nodes 0 to %u "
+               "(see `nodes`); nothing done\n",
+               argv[0], n, nr_nodes - 1);
+        return false;
+    }
     *node = (unsigned int)n;
     return true;
 }

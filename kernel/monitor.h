@@ -11,7 +11,8 @@
  *                           readers every command shares
  *   kernel/monitor_mem.c    mem, nodes: the machine
  *   kernel/monitor_heap.c   heap, buddy, page, heapmap: the heap, read only
- *   kernel/monitor_alloc.c  alloc, free, held: driving the heap by hand
+ *   kernel/monitor_alloc.c  alloc, free, held, release: driving the heap
+ *                           by hand
  *   kernel/dump.c           dump: the frame states for tools/memmap.py
  *
  * A command returns 0, or the exit status it stands for (EXIT_TEST_FAIL
@@ -70,6 +71,7 @@ unsigned int monitor_cmd_heapmap(int argc, char **argv);
 unsigned int monitor_cmd_alloc(int argc, char **argv);
 unsigned int monitor_cmd_free(int argc, char **argv);
 unsigned int monitor_cmd_held(int argc, char **argv);
+unsigned int monitor_cmd_release(int argc, char **argv);
 unsigned int monitor_cmd_dump(int argc, char **argv);
 
 #endif /* KERNEL_MONITOR_H */

@@ -1,6 +1,6 @@
 /*
- * kernel/monitor_alloc.c - driving the heap by hand: `alloc`, `free` and
- * `held`.
+ * kernel/monitor_alloc.c - driving the heap by hand: `alloc`, `free`,
+ * `held`, and `release` (a kept initrd, frame by frame if you like).
  *
  * free_heap_pages() trusts its caller: freeing a block twice, or a block
  * the heap never gave out, is a panic (mm/heap.h), because in a kernel
@@ -20,8 +20,11 @@
 
 #include "../mm/frametable.h"
 #include "../mm/heap.h"
+#include "../mm/hooks.h"
 #include "../platform/poweroff.h"
 #include "board.h"
+#include "dump.h"
+#include "initrd.h"
 #include "monitor.h"
 #include "printk.h"
 
@@ -221,5 +224,113 @@ unsigned int monitor_cmd_held(int argc, char **argv)
         n++;
     }
     printk("held: %u blocks (at most %u)\n", n, HELD_MAX);
+    return EXIT_PASS;
+}
+
+/* ---- release initrd | release MFN NR ------------------------------------
+ *
+ * With the boot argument initrd=keep, the initrd's frames stay in use and
+ * uninitialised after boot. `release` gives some or all of them back the
+ * way an application would, through free_heap_pages(): each block goes
+ * uninitialised -> init_heap_pages() -> inuse -> free and merges with its
+ * buddies, and `page` shows each frame before and after. Only the frames
+ * that hold nothing but initrd bytes can be released: every other frame
+ * still held since boot is in use for good (OpenSBI's memory, which the
+ * firmware protects; the kernel image, which runs; the device tree blob;
+ * the frame table, which the heap itself uses).
+ */
+
+/* May [s, e) be released? If not, one line saying why. */
+static bool release_allowed(mfn_t s, mfn_t e)
+{
+    const struct initrd_info *in = initrd_info();
+
+    if (in->fate != INITRD_KEPT) {
+        printk("release: nothing to release: %s; nothing freed\n",
+               in->fate == INITRD_FREED ? "the initrd was freed at boot (boot "
+                                          "with initrd=keep to keep it)"
+                                        : initrd_fate_text(in->fate));
+        return false;
+    }
+    for (mfn_t m = s; m < e; m++) {
+        enum dump_owner o = dump_frame_owner(m);
+
+        if ((m < in->freed_s || m >= in->freed_e) && o == OWNER_NONE) {
+            printk("release: frame 0x%lx is a heap frame, not held since "
+                   "boot; only the initrd's [0x%lx, 0x%lx) can be released; "
+                   "nothing freed\n",
+                   m, in->freed_s, in->freed_e);
+            return false;
+        }
+        if (m < in->freed_s || m >= in->freed_e) {
+            printk("release: frame 0x%lx is held by %s (%s), not the "
+                   "initrd's; only [0x%lx, 0x%lx) can be released; nothing "
+                   "freed\n",
+                   m, dump_owner_name(o), dump_owner_text(o), in->freed_s,
+                   in->freed_e);
+            return false;
+        }
+        if (page_state(mfn_to_page(m)) != PAGE_STATE_UNINITIALISED) {
+            printk("release: frame 0x%lx is %s, not uninitialised: released "
+                   "already; nothing freed\n",
+                   m, page_state_name(page_state(mfn_to_page(m))));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Release every frame of the kept initrd that is still uninitialised. */
+static unsigned long release_whole_initrd(void)
+{
+    const struct initrd_info *in = initrd_info();
+    unsigned long n = 0;
+
+    for (mfn_t m = in->freed_s; m < in->freed_e;) {
+        mfn_t e = m;
+
+        while (e < in->freed_e &&
+               page_state(mfn_to_page(e)) == PAGE_STATE_UNINITIALISED)
+            e++;
+        if (e > m)
+            n += initrd_free_frames(m, e, "release");
+        m = e + 1;
+    }
+    return n;
+}
+
+unsigned int monitor_cmd_release(int argc, char **argv)
+{
+    const struct initrd_info *in = initrd_info();
+    unsigned long mfn, nr, done;
+    unsigned int node;
+
+    if (argc == 2 && strcmp(argv[1], "initrd") == 0) {
+        if (!release_allowed(in->freed_s, in->freed_s))
+            return EXIT_BAD_ARGS;
+        done = release_whole_initrd();
+        if (done == 0) {
+            printk("release: every frame of the initrd is released already; "
+                   "nothing freed\n");
+            return EXIT_PASS;
+        }
+    } else {
+        if (!monitor_need(argc, argv, 3, "release initrd | release MFN NR") ||
+            !monitor_number(argv, 1, "MFN", ~0UL, &mfn) ||
+            !monitor_number(argv, 2, "NR", 1UL << 30, &nr))
+            return EXIT_BAD_ARGS;
+        if (nr == 0) {
+            printk("release: NR must be 1 or more frames; nothing freed\n");
+            return EXIT_BAD_ARGS;
+        }
+        if (!release_allowed(mfn, mfn + nr))
+            return EXIT_BAD_ARGS;
+        done = initrd_free_frames(mfn, mfn + nr, "release");
+    }
+    node = mm_hook_mfn_to_node(in->freed_s);
+    printk("release: %lu frames freed (%lu of the initrd's %lu by now); node "
+           "%u has %lu pages free\n",
+           done, in->nr_freed, (unsigned long)(in->freed_e - in->freed_s), node,
+           heap_free_pages_node(node));
     return EXIT_PASS;
 }

@@ -124,6 +124,22 @@ static void print_flags(uint64_t ci)
     printk("%s%s\n", line, (ci & PGC_FLAGS_MASK) ? "" : " none");
 }
 
+/* Who reserved the frame at boot, and whether it still holds it. */
+static void print_reserved_by(mfn_t mfn, uint64_t ci)
+{
+    enum dump_owner o = dump_frame_owner(mfn);
+
+    if (o == OWNER_NONE) {
+        printk("page:   reserved by nobody: a heap frame since boot\n");
+        return;
+    }
+    printk("page:   reserved by %s: %s; %s\n", dump_owner_name(o),
+           dump_owner_text(o),
+           pgc_state(ci) == PAGE_STATE_UNINITIALISED
+               ? "uninitialised, still held"
+               : "since given to the heap");
+}
+
 unsigned int monitor_cmd_page(int argc, char **argv)
 {
     unsigned long mfn;
@@ -144,6 +160,7 @@ unsigned int monitor_cmd_page(int argc, char **argv)
            (unsigned long)mfn_to_pa(mfn), page_state_name(pgc_state(ci)),
            mfn_zone(mfn));
     print_flags(ci);
+    print_reserved_by(mfn, ci);
     printk("page:   order %u%s, node %u, owner %u, count %lu, inits %u\n",
            pg->order,
            pgc_state(ci) == PAGE_STATE_FREE ? "" : " (meaningful when free)",
@@ -159,28 +176,45 @@ unsigned int monitor_cmd_page(int argc, char **argv)
 #define HEAPMAP_COLUMNS 64 /* characters per row */
 #define HEAPMAP_ROWS 32    /* at most this many rows */
 
-/* Characters per class, and which wins when one cell mixes classes. */
+/*
+ * One character per frame kind: the heap's states, and an uninitialised
+ * frame by its owner (lower-case letters: every one of them is
+ * uninitialised, in use by whoever reserved it at boot).
+ */
 static const char class_char[DUMP_NR_CLASSES] = {
-    [DUMP_FREE] = '.',     [DUMP_INUSE] = '#',   [DUMP_UNINIT] = '-',
-    [DUMP_RESERVED] = 'r', [DUMP_OFFLINE] = 'x', [DUMP_HOLE] = '_',
-    [DUMP_META] = 'M',
+    [DUMP_FREE] = '.',    [DUMP_INUSE] = '#', [DUMP_UNINIT] = '-',
+    [DUMP_OFFLINE] = 'x', [DUMP_HOLE] = '_',  [DUMP_META] = 'M',
 };
-static const enum dump_class class_rank[] = {
-    DUMP_META,   DUMP_INUSE, DUMP_OFFLINE, DUMP_RESERVED,
-    DUMP_UNINIT, DUMP_HOLE,  DUMP_FREE,
+static const char owner_char[DUMP_NR_OWNERS] = {
+    [OWNER_NONE] = '-',       [OWNER_OPENSBI] = 'o',    [OWNER_RESVMEM] = 'r',
+    [OWNER_MEMRESERVE] = 'r', [OWNER_KERNEL] = 'k',     [OWNER_DTB] = 'd',
+    [OWNER_INITRD] = 'i',     [OWNER_FRAMETABLE] = 't', [OWNER_BOOTALLOC] = 'b',
 };
 
-/* The character for frames [s, e): the first class of class_rank seen. */
+/* Which character wins when one cell mixes kinds: the first here. */
+static const char cell_rank[] = "M#xokdrtib-_.";
+
+static char frame_char(mfn_t mfn, unsigned int node)
+{
+    enum dump_class c = dump_classify(mfn, node);
+
+    return c == DUMP_UNINIT ? owner_char[dump_frame_owner(mfn)] : class_char[c];
+}
+
+/* The character for frames [s, e): the first of cell_rank seen. */
 static char cell_char(mfn_t s, mfn_t e, unsigned int node)
 {
-    bool seen[DUMP_NR_CLASSES] = {false};
+    const char *best = NULL;
 
-    for (mfn_t mfn = s; mfn < e; mfn++)
-        seen[dump_classify(mfn, node)] = true;
-    for (size_t i = 0; i < ARRAY_SIZE(class_rank); i++)
-        if (seen[class_rank[i]])
-            return class_char[class_rank[i]];
-    return ' ';
+    for (mfn_t mfn = s; mfn < e; mfn++) {
+        const char *p = strchr(cell_rank, frame_char(mfn, node));
+
+        if (p && (!best || p < best))
+            best = p;
+        if (best == cell_rank)
+            break; /* nothing outranks it */
+    }
+    return best ? *best : ' ';
 }
 
 /* Frames per character: a power of two, so that at most HEAPMAP_ROWS fit. */
@@ -195,11 +229,13 @@ static unsigned long heapmap_scale(unsigned long frames)
 
 static void heapmap_legend(void)
 {
-    printk("heapmap: legend: . free  # inuse  - uninitialised  r reserved  "
-           "x offline\n");
-    printk("heapmap:         _ hole  M node metadata\n");
-    printk("heapmap: a cell shows the first of M # x r - _ . among its "
-           "frames\n");
+    printk("heapmap: legend: . free  # inuse  x offline  _ hole  M node "
+           "metadata\n");
+    printk("heapmap: uninitialised, by owner: o OpenSBI  k kernel  d dtb  "
+           "i initrd\n");
+    printk("heapmap:   t frame table  b boot allocation  r other reserved\n");
+    printk("heapmap: a cell shows the first of %s among its frames\n",
+           cell_rank);
 }
 
 static void heapmap_draw(unsigned int node, mfn_t s, mfn_t e)

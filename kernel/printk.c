@@ -13,6 +13,14 @@
  * device tree has named it. A '\n' is sent as "\r\n" for terminals.
  * During a panic the console lock is taken with a time limit, so that a
  * hart that died holding it cannot silence the panic message.
+ *
+ * A line prefix (printk_set_line_prefix) is written before every line
+ * that starts while it is set, on every hart: the in-kernel tests set
+ * "        # " while a case runs, so whatever mm/ or another hart prints
+ * then is a KTAP diagnostic of that case, not noise between results. The
+ * test runner's own lines go out with printk_plain(), without it; a
+ * panicking hart writes without it too, so a panic report keeps its
+ * shape (tools look for lines that start with PANIC and #N).
  */
 #include <numbat/string.h>
 
@@ -267,25 +275,63 @@ static bool console_lock_take(void)
     return false;
 }
 
-void console_write(const char *s, size_t n)
+static const char *line_prefix;   /* written before each new line; NULL: none */
+static bool at_line_start = true; /* the console's last byte was '\n' */
+
+void printk_set_line_prefix(const char *prefix)
+{
+    WRITE_ONCE(line_prefix, prefix);
+}
+
+/* Write s[0 .. n-1]; with_prefix: start each new line with the prefix. */
+static void console_write_lines(const char *s, size_t n, bool with_prefix)
 {
     bool locked = console_lock_take();
+    const char *prefix = READ_ONCE(line_prefix);
 
+    if (!with_prefix || this_hart()->in_panic)
+        prefix = NULL;
     for (size_t i = 0; i < n; i++) {
+        if (prefix && at_line_start && s[i] != '\n')
+            for (const char *p = prefix; *p; p++)
+                console_putc(*p);
         if (s[i] == '\n')
             console_putc('\r');
         console_putc(s[i]);
+        at_line_start = s[i] == '\n';
     }
     if (locked)
         spin_unlock(&console_lock);
 }
 
-void vprintk(const char *fmt, va_list ap)
+void console_write(const char *s, size_t n)
+{
+    console_write_lines(s, n, true);
+}
+
+/* Format and write, with or without the line prefix. */
+static void vprintk_lines(bool with_prefix, const char *fmt, va_list ap)
 {
     char line[PRINTK_LINE_MAX];
     int n = vsnprintf(line, sizeof(line), fmt, ap);
 
-    console_write(line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    console_write_lines(line,
+                        n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1,
+                        with_prefix);
+}
+
+void vprintk(const char *fmt, va_list ap)
+{
+    vprintk_lines(true, fmt, ap);
+}
+
+void printk_plain(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vprintk_lines(false, fmt, ap);
+    va_end(ap);
 }
 
 void printk(const char *fmt, ...)

@@ -30,6 +30,16 @@ void printk(const char *fmt, ...) __printf(1, 2);
 void vprintk(const char *fmt, va_list ap);
 
 /*
+ * From now on start every console line with `prefix` (NULL: no prefix),
+ * whichever hart prints it; a panicking hart's lines never get it. The
+ * in-kernel tests set "        # " while a case runs (kernel/ktest.c).
+ */
+void printk_set_line_prefix(const char *prefix);
+
+/* printk() without the line prefix: the KTAP lines of the test runner. */
+void printk_plain(const char *fmt, ...) __printf(1, 2);
+
+/*
  * A byte count for people: "N GiB" when it is a whole number of GiB,
  * else "N MiB" from 1 MiB up, "N KiB" from 1 KiB up, else "N bytes"
  * (rounded down). Returns buf.

@@ -190,10 +190,11 @@ mfn_t alloc_heap_pages(unsigned int order, unsigned int bits, unsigned int node,
 
     if (node == NUMA_NO_NODE)
         node = mm_hook_this_node();
-    if (node >= MAX_NUMNODES)
-        mm_hook_panic("alloc_heap_pages: node %u does not exist (node ids are "
-                      "below %u; NUMA_NO_NODE means this hart's node)",
-                      node, MAX_NUMNODES);
+    if (node >= mm_hook_nr_nodes())
+        mm_hook_panic("alloc_heap_pages: node %u does not exist (this machine "
+                      "has nodes 0 to %u; pass NUMA_NO_NODE for this hart's "
+                      "node)",
+                      node, mm_hook_nr_nodes() - 1);
     if (order > MAX_ORDER)
         return INVALID_MFN;
     mm_hook_lock();

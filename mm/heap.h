@@ -51,7 +51,10 @@ void free_heap_pages(mfn_t mfn, unsigned int order);
  * no limit), from node `node` (NUMA_NO_NODE: the calling hart's node), its
  * highest zone first, then - unless ALLOC_EXACT_NODE - from the other nodes
  * nearest first. Returns the first frame, or INVALID_MFN when nothing fits.
- * The frames are left in state inuse with their flag bits kept.
+ * The frames are left in state inuse with their flag bits kept. A node id
+ * that does not exist (mm_hook_nr_nodes() or more, other than NUMA_NO_NODE)
+ * is a caller's bug and a panic naming it, hint or exact: it never falls
+ * back to another node.
  */
 mfn_t alloc_heap_pages(unsigned int order, unsigned int bits, unsigned int node,
                        unsigned int flags);

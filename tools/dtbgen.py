@@ -3,13 +3,16 @@
 
 Some machines cannot be described with QEMU's -numa options. On QEMU 7.2
 a NUMA node with memory but no harts fails every way ("discontinuous
-hartids in socketN"). So we stage it:
+hartids in socketN"), and `virt` takes at most 4 NUMA nodes ("number of
+sockets/nodes should be less than 4"). So we stage them:
 
   1. ask QEMU for the tree it would give the guest
      (`-machine virt,dumpdtb=FILE` with the same -m/-smp/-numa options);
   2. decompile it with `dtc -I dtb -O dts`;
-  3. rewrite the text: the upper half of the last memory bank moves to a
-     new node with no harts, and the distance map grows a row for it;
+  3. rewrite the text: for `cpuless`, the upper half of the last memory
+     bank moves to a new node with no harts; for `8node`, the upper half
+     of each of the 4 nodes' banks becomes a node of its own (4 to 7, no
+     harts); the distance map grows to match;
   4. compile it back with dtc and boot with `-dtb FILE`.
 
 QEMU still adds /chosen/bootargs and the initrd range to a -dtb tree, so
@@ -36,6 +39,7 @@ import threading
 
 CPULESS_NODE = 2            # the node staged without harts
 CPULESS_DISTANCES = {(0, 1): 20, (0, 2): 30, (1, 2): 20}
+EIGHTNODE_NODES = 8         # nodes of the 8node stage (QEMU makes 4)
 
 
 def _dtc():
@@ -137,13 +141,46 @@ def cpuless_dts(dts):
     return dts
 
 
+def eightnode_distances():
+    """{(a, b): d} for a < b of the 8-node staged machine: node n + 4 is the
+    upper half of node n's socket; sockets sit on a ring of 4."""
+    def socket_hops(a, b):
+        d = abs(a % 4 - b % 4)
+        return min(d, 4 - d)
+    return {(a, b): (15 if socket_hops(a, b) == 0 else 20 if socket_hops(a, b) == 1
+                     else 30)
+            for a in range(EIGHTNODE_NODES) for b in range(a + 1, EIGHTNODE_NODES)}
+
+
+def eightnode_dts(dts):
+    """Rewrite a dumped 4-node tree into 8 nodes, past QEMU 7.2's limit of
+    4 NUMA sockets on virt: the top half of node n's bank becomes node
+    n + 4, which has no harts."""
+    banks = memory_nodes(dts)
+    if len(banks) != 4:
+        raise RuntimeError(f'stage 8node from a 4-node tree (it has {len(banks)} '
+                           'memory nodes)')
+    for text, base, size, node in banks:
+        half = (size // 2) & ~0x1fffff      # keep 2 MiB alignment
+        dts = dts.replace(text, memory_node_text(base, half, node) + '\n'
+                          + memory_node_text(base + half, size - half, node + 4))
+    dts, n = re.subn(r'distance-matrix = <[^>]*>;',
+                     distance_matrix(eightnode_distances(), EIGHTNODE_NODES), dts)
+    if n != 1:
+        raise RuntimeError('the dumped tree has no distance-map to extend')
+    return dts
+
+
+STAGES = {'cpuless': cpuless_dts, '8node': eightnode_dts}
+
+
 def stage(name, qemu, machine_args, workdir):
-    """Stage the tree for topology step `name` ('cpuless'); its .dtb path."""
-    if name != 'cpuless':
+    """Stage the tree for topology step `name` (a key of STAGES); its .dtb path."""
+    if name not in STAGES:
         raise RuntimeError(f'no staging step called {name!r}')
-    dts = cpuless_dts(dump_qemu_dts(qemu, machine_args, workdir))
+    dts = STAGES[name](dump_qemu_dts(qemu, machine_args, workdir))
     key = hashlib.sha1(dts.encode()).hexdigest()[:12]
-    return compile_dts(dts, workdir, f'cpuless-{key}')
+    return compile_dts(dts, workdir, f'{name}-{key}')
 
 
 def bad_memory_reg(qemu, machine_args, workdir):

@@ -5,19 +5,25 @@ The kernel monitor's `dump` command (docs/monitor.md) prints every frame of
 a node, grouped into runs of one state, one line per run, and one line per
 free block with its order:
 
-    dump: begin node 0 [0x80000, 0x88000) frames 32768 format 1
+    dump: begin node 0 [0x80000, 0x88000) frames 32768 format 2
     dump: zone 20 [0x80000, 0x88000)
-    dump: run [0x80000, 0x80080) reserved
+    dump: run [0x80000, 0x80080) uninit owner opensbi
     dump: free [0x80080, 0x80100) order 7
     dump: end node 0 runs 35
+
+An uninitialised run also names its owner: who holds its frames since
+boot (OpenSBI, the kernel image, the dtb, the initrd, the frame table, a
+boot allocation). Format 1 (older kernels) wrote `reserved` instead; it
+is read as uninitialised frames of an unknown reserved owner.
 
 This tool reads any console text that holds such lines (a saved boot log,
 or `-` for standard input; other lines are ignored), and writes one SVG per
 dump into OUTDIR. The picture reads like a page of memory: frames run left
 to right, then row by row, a power-of-two number of frames per row (so an
 aligned buddy block never straddles a row unless it is larger than a row).
-Each run is one rectangle, coloured by state (a run longer than the rest
-of its row continues on the next rows, as one more rectangle per row);
+Each run is one rectangle, coloured by state, and uninitialised runs by
+owner in shades of grey and blue (a run longer than the rest of its row
+continues on the next rows, as one more rectangle per row);
 free blocks are outlined and labelled with their order; zone starts are
 red dashed lines; the legend counts the frames of each state.
 
@@ -41,11 +47,22 @@ from xml.sax.saxutils import escape
 STATES = {
     'free': ('#a5d6a7', 'free (on a buddy free list)'),
     'inuse': ('#e53935', 'in use (allocated from the heap)'),
-    'uninit': ('#9e9e9e', 'uninitialised (never in the heap)'),
-    'reserved': ('#3949ab', 'reserved (firmware, kernel, dtb)'),
+    'uninit': ('#9e9e9e', 'uninitialised (never in the heap), by owner below'),
     'offline': ('#212121', 'offlined / broken (MFN 0)'),
     'hole': ('#ffffff', 'hole (not RAM of this node)'),
     'meta': ('#ffb300', "node metadata (the node heap's lists)"),
+}
+# The owners of uninitialised runs (kernel/dump.h), with their colours.
+OWNERS = {
+    'opensbi': ('#1a237e', 'OpenSBI (firmware)'),
+    'kernel': ('#3949ab', 'kernel image'),
+    'dtb': ('#7986cb', 'device tree blob'),
+    'initrd': ('#00838f', 'initrd'),
+    'frametable': ('#616161', 'frame table (boot allocation)'),
+    'bootalloc': ('#9e9e9e', 'other boot allocation'),
+    'resvmem': ('#5c6bc0', 'other /reserved-memory'),
+    'memreserve': ('#5c6bc0', '/memreserve/ block'),
+    'reserved': ('#3949ab', 'reserved (format 1: owner not named)'),
 }
 FREE_OUTLINE = '#1b5e20'        # the outline of a free block
 ZONE_COLOUR = '#d50000'         # zone boundary lines
@@ -64,6 +81,7 @@ LINE_RE = re.compile(
     r'frames (?P<frames>\d+) format (?P<format>\d+)'
     r'|zone (?P<zone>\d+) \[0x(?P<zs>[0-9a-f]+), 0x(?P<ze>[0-9a-f]+)\)'
     r'|run \[0x(?P<rs>[0-9a-f]+), 0x(?P<re>[0-9a-f]+)\) (?P<state>[a-z]+)'
+    r'(?: owner (?P<owner>[a-z]+))?'
     r'|free \[0x(?P<fs>[0-9a-f]+), 0x(?P<fe>[0-9a-f]+)\) order (?P<order>\d+)'
     r'|end node (?P<enode>\d+) runs (?P<runs>\d+))')
 
@@ -82,16 +100,30 @@ class Dump:
         self.line_no = line_no      # where `begin` was, for messages
         self.zones = []             # (zone, start, end)
         self.runs = []              # (start, end, state, order or None)
+        self.owners = {}            # start of an uninit run -> its owner
         self.complete = False       # the `end` line was seen and agreed
 
     def frames_in(self, state):
         return sum(e - s for s, e, st, _ in self.runs if st == state)
 
+    def frames_owned(self, owner):
+        return sum(e - s for s, e, st, _ in self.runs
+                   if st == 'uninit' and self.owners.get(s) == owner)
 
-def _add_run(dump, s, e, state, order, line_no):
+
+def _add_run(dump, s, e, state, order, line_no, owner=None):
+    if state == 'reserved' and owner is None:     # format 1
+        state, owner = 'uninit', 'reserved'
     if state not in STATES:
         raise DumpError(f'line {line_no}: unknown state {state!r} '
                         f'(known: {", ".join(STATES)})')
+    if owner is not None and state != 'uninit':
+        raise DumpError(f'line {line_no}: only an uninit run names an owner')
+    if owner is not None and owner not in OWNERS:
+        raise DumpError(f'line {line_no}: unknown owner {owner!r} '
+                        f'(known: {", ".join(OWNERS)})')
+    if owner is not None:
+        dump.owners[s] = owner
     expect = dump.runs[-1][1] if dump.runs else dump.start
     if s != expect or not s < e <= dump.end:
         raise DumpError(f'line {line_no}: run [{s:#x}, {e:#x}) does not follow '
@@ -132,7 +164,8 @@ def parse(text):
         elif g['zone'] is not None:
             cur.zones.append((int(g['zone']), int(g['zs'], 16), int(g['ze'], 16)))
         elif g['rs'] is not None:
-            _add_run(cur, int(g['rs'], 16), int(g['re'], 16), g['state'], None, line_no)
+            _add_run(cur, int(g['rs'], 16), int(g['re'], 16), g['state'], None, line_no,
+                     g['owner'])
         elif g['fs'] is not None:
             _add_run(cur, int(g['fs'], 16), int(g['fe'], 16), 'free',
                      int(g['order']), line_no)
@@ -200,8 +233,10 @@ def _rects(page):
     """One rect per run (more only where a run wraps to the next row)."""
     back, out, labels = [], [], []
     for i, (s, e, state, order) in enumerate(page.dump.runs):
-        fill = STATES[state][0]
-        title = f'[{s:#x}, {e:#x}) {state}' + (f' order {order}' if order is not None else '')
+        owner = page.dump.owners.get(s) if state == 'uninit' else None
+        fill = OWNERS[owner][0] if owner else STATES[state][0]
+        title = (f'[{s:#x}, {e:#x}) {state}' + (f' order {order}' if order is not None else '')
+                 + (f', held by {OWNERS[owner][1]}' if owner else ''))
         big = order is not None and e - s > page.per_row
         if big:
             box, label = _big_block(page, s, e, order)
@@ -210,7 +245,8 @@ def _rects(page):
         for x, y, w in page.pieces(s, e):
             stroke = (f' stroke="{FREE_OUTLINE}" stroke-width="0.8"'
                       if state == 'free' and not big else '')
-            out.append(f'<rect class="run {state}" data-run="{i}" x="{x:.2f}" '
+            kind = f'{state} {owner}' if owner else state
+            out.append(f'<rect class="run {kind}" data-run="{i}" x="{x:.2f}" '
                        f'y="{y}" width="{w:.2f}" height="{ROW_H}" fill="{fill}"'
                        f'{stroke}><title>{escape(title)}</title></rect>')
             if order is not None and not big and w >= 14:
@@ -253,21 +289,27 @@ def _node_box(page):
 def _legend(page, y):
     out = [f'<text x="{LEFT}" y="{y}" font-size="13" font-weight="bold">Legend '
            f'(frames of each state)</text>']
-    for i, (state, (fill, text)) in enumerate(STATES.items()):
-        col, row = divmod(i, 4)
-        x, yy = LEFT + col * 420, y + 12 + row * 22
-        frames = page.dump.frames_in(state)
-        stroke = FREE_OUTLINE if state == 'free' else '#000'
-        out.append(f'<rect class="legend {state}" x="{x}" y="{yy}" width="28" '
+    # The states, then the owners of uninitialised frames that this dump has.
+    entries = [(state, fill, text, page.dump.frames_in(state))
+               for state, (fill, text) in STATES.items()]
+    entries += [(f'uninit {owner}', fill, f'uninitialised, held by {text}',
+                 page.dump.frames_owned(owner))
+                for owner, (fill, text) in OWNERS.items() if page.dump.frames_owned(owner)]
+    rows = -(-len(entries) // 2)
+    for i, (kind, fill, text, frames) in enumerate(entries):
+        col, row = divmod(i, rows)
+        x, yy = LEFT + col * 520, y + 12 + row * 22
+        stroke = FREE_OUTLINE if kind == 'free' else '#000'
+        out.append(f'<rect class="legend {kind}" x="{x}" y="{yy}" width="28" '
                    f'height="14" fill="{fill}" stroke="{stroke}" stroke-width="0.8"/>')
         out.append(f'<text x="{x + 36}" y="{yy + 12}" font-size="12">'
                    f'{escape(text)}: {frames}</text>')
     notes = (f'One row = {page.per_row} frames ({page.px:g} px per frame). '
              'Free blocks are outlined in green, with their order; '
              'red dashed lines mark zone starts.')
-    out.append(f'<text x="{LEFT}" y="{y + 12 + 4 * 22 + 8}" font-size="12">'
+    out.append(f'<text x="{LEFT}" y="{y + 12 + rows * 22 + 8}" font-size="12">'
                f'{escape(notes)}</text>')
-    return out, y + 12 + 4 * 22 + 20
+    return out, y + 12 + rows * 22 + 20
 
 
 def render(dump):

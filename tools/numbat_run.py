@@ -21,8 +21,16 @@ As a command (what configure.py wires to `ninja qemu`):
                         [--interactive] [--gdb PORT] KERNEL [-- QEMU-ARGS]
 
 The command prints the console and exits with the kernel's status, 124
-when the time limit ran out, and 125 when the run could not start (the
-message says why and what to do).
+when the time limit ran out, and 125 when the run could not start: no
+QEMU, a QEMU that cannot run or refuses its options before the kernel's
+first line (the message says why and what to do).
+
+SIGTERM, SIGHUP or Ctrl-C end every QEMU the runner started before the
+runner itself ends (128 + the signal's number, as a shell reports it).
+As a backstop, each QEMU is also asked to die with the thread that
+started it (Linux's parent-death signal), so not even a SIGKILL of the
+runner leaves a QEMU spinning. A program that imports this module and
+runs boots from its main thread calls end_qemus_on_signals() once.
 
 Topologies (a node is a NUMA node; "harts" are RISC-V CPUs):
 
@@ -35,11 +43,16 @@ Topologies (a node is a NUMA node; "harts" are RISC-V CPUs):
              QEMU's own device tree, move half of node 1's RAM to node 2,
              and boot with -dtb (see tools/dtbgen.py)
     big      16 GiB in 4 nodes, 8 harts (for the benchmarks)
+    8node    768 MiB in 8 nodes, 4 harts on nodes 0-3; QEMU 7.2's virt takes at
+             most 4 NUMA nodes, so we stage it like cpuless: each of 4 nodes
+             gives the top half of its RAM to node N + 4 (tools/dtbgen.py)
 
 Python standard library only.
 """
 
 import argparse
+import ctypes
+import ctypes.util
 import dataclasses
 import os
 import re
@@ -127,6 +140,8 @@ TOPOLOGIES = {
                         {(0, 1): 20, (0, 2): 20, (1, 2): 20}, aia=True),
     'cpuless': Topology(256, 4, [0, 1], [0, 1], {(0, 1): 20}, staged='cpuless'),
     'big': Topology(16384, 8, [0, 1, 2, 3], [0, 1, 2, 3], ring(4), aia=True),
+    '8node': Topology(768, 4, [0, 1, 2, 3], [0, 1, 2, 3], ring(4), aia=True,
+                      staged='8node'),
 }
 
 
@@ -351,7 +366,8 @@ def qemu_command(kernel, topology='1node', mem=None, smp=None, append='',
 
 
 _live = set()      # QEMU processes of runs in progress (for kill_all)
-_live_lock = threading.Lock()
+_live_lock = threading.RLock()   # re-entrant: a signal handler takes it too
+_stopping = []     # non-empty once a signal asked this process to end
 
 
 def kill_all():
@@ -360,6 +376,40 @@ def kill_all():
         procs = list(_live)
     for proc in procs:
         _kill_group(proc)
+
+
+def _end_on_signal(signum, frame):
+    """SIGTERM/SIGHUP: start no new QEMU, kill the running ones, then leave
+    with 128 + signum (a SystemExit, so `finally` blocks still run)."""
+    _stopping.append(signum)
+    kill_all()
+    raise SystemExit(128 + signum)
+
+
+def end_qemus_on_signals():
+    """Make SIGTERM and SIGHUP end this process's QEMUs before it exits.
+    Call it once, from the main thread (Python runs handlers there)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _end_on_signal)
+
+
+def _parent_death_signal():
+    """A preexec_fn that makes the child get SIGKILL when the thread that
+    started it ends (prctl PR_SET_PDEATHSIG); None off Linux or without libc."""
+    if not sys.platform.startswith('linux'):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def arm():
+        prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    return arm
+
+
+_ARM_DEATH_SIGNAL = _parent_death_signal()
 
 
 def cache_dir():
@@ -388,13 +438,25 @@ def run(kernel, topology='1node', mem=None, smp=None, append='', initrd=None,
     cmd = qemu_command(kernel, topology, mem, smp, append, initrd, dtb, gdb_port,
                        extra_args, workdir)
     start = time.monotonic()
+    if _stopping:
+        raise RunError('not starting QEMU: this process was asked to end '
+                       f'(signal {_stopping[0]})')
+    proc = None
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=subprocess.PIPE, start_new_session=True,
+                                preexec_fn=_ARM_DEATH_SIGNAL)
+        with _live_lock:
+            _live.add(proc)
     except OSError as e:
-        raise RunError(f'could not start {cmd[0]}: {e}')
-    with _live_lock:
-        _live.add(proc)
+        raise RunError(f'could not start {cmd[0]}: {e}; check that it is an '
+                       'executable QEMU (which qemu-system-riscv64)')
+    except BaseException:
+        if proc is not None:
+            _kill_group(proc)
+        raise
+    if _stopping:           # a signal came while QEMU was starting
+        _kill_group(proc)
     state = {'out': bytearray(), 'capped': False, 'watch': None, 'stopped': False}
     errbuf = bytearray()
     watch_b = watch.encode() if watch else None
@@ -519,7 +581,11 @@ def main(argv):
                 print(f'numbat_run: QEMU is waiting for gdb on port {args.gdb}: '
                       f'run `ninja gdb` in another terminal.', flush=True)
             print(LEAVE_HINT, flush=True)
-            os.execv(cmd[0], cmd)
+            try:
+                os.execv(cmd[0], cmd)
+            except OSError as e:
+                raise RunError(f'could not start {cmd[0]}: {e}; check that it is '
+                               'an executable QEMU (which qemu-system-riscv64)')
         pending, in_panic = [''], [False]
 
         def show(chunk):
@@ -543,8 +609,19 @@ def main(argv):
         sys.stderr.write(r.qemu_errors)
     if r.status != 0:
         print(f'numbat_run: {r.describe()}', file=sys.stderr)
+    if r.status != 0 and r.qemu_failed:
+        # QEMU's own status (1) would read as "in-kernel tests failed".
+        print(f'numbat_run: the run could not start (exit status '
+              f'{CANNOT_RUN_STATUS}); fix the QEMU options or files named above',
+              file=sys.stderr)
+        return CANNOT_RUN_STATUS
     return r.status
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    end_qemus_on_signals()
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        kill_all()
+        sys.exit(130)

@@ -207,4 +207,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+    # `timeout 50 ninja bench` sends SIGTERM: end the QEMU of a boot in
+    # progress too (a 16 GiB machine would otherwise spin on).
+    numbat_run.end_qemus_on_signals()
     sys.exit(main(sys.argv[1:]))

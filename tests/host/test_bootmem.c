@@ -85,9 +85,12 @@ TEST(reserve_splits_and_clips)
     EXPECT_EQ(bootmem_reserve_range(0x70, 0x80), 0);
     r = ranges_now();
     REQUIRE(r.n == 3, "%u ranges", r.n);
-    EXPECT(r.s[0] == 0x10 && r.e[0] == 0x20, "range 0");
-    EXPECT(r.s[1] == 0x25 && r.e[1] == 0x3c, "range 1");
-    EXPECT(r.s[2] == 0x52 && r.e[2] == 0x60, "range 2");
+    EXPECT_EQ(r.s[0], 0x10);
+    EXPECT_EQ(r.e[0], 0x20);
+    EXPECT_EQ(r.s[1], 0x25);
+    EXPECT_EQ(r.e[1], 0x3c);
+    EXPECT_EQ(r.s[2], 0x52);
+    EXPECT_EQ(r.e[2], 0x60);
     EXPECT_EQ(bootmem_reserve_range(0x0, 0x30), 0);
     r = ranges_now();
     EXPECT_EQ(r.n, 2);

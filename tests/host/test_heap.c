@@ -44,7 +44,7 @@ TEST(alloc_free_roundtrip)
     EXPECT_EQ(heap_total_free_pages(), boot_free_expected(0x400));
     EXPECT_EQ(heap_check(), 0);
     mfn = alloc_heap_pages(0, 0, NUMA_NO_NODE, 0);
-    REQUIRE(mfn != INVALID_MFN);
+    REQUIRE_NE(mfn, INVALID_MFN);
     EXPECT(page_state_is(mfn_to_page(mfn), PAGE_STATE_INUSE),
            "fresh page not inuse");
     EXPECT_EQ(heap_total_free_pages(), boot_free_expected(0x400) - 1);
@@ -120,7 +120,7 @@ TEST(debug_poisoning)
 
     sim_boot_and_end(&one_node);
     m = alloc_heap_pages(1, 0, 0, 0);
-    REQUIRE(m != INVALID_MFN);
+    REQUIRE_NE(m, INVALID_MFN);
     EXPECT_EQ(((unsigned char *)sim_frame_va(m))[0], POISON_FRESH);
     EXPECT_EQ(((unsigned char *)sim_frame_va(m + 1))[PAGE_SIZE - 1],
               POISON_FRESH);
@@ -415,8 +415,8 @@ TEST(max_order_block_merges)
     };
 
     sim_boot(&m);
-    REQUIRE(alloc_boot_pages(1UL << 17, 1UL << 17) == 0x60000);
-    REQUIRE(alloc_boot_pages(1UL << 17, 1UL << 17) == 0x40000);
+    REQUIRE_EQ(alloc_boot_pages(1UL << 17, 1UL << 17), 0x60000);
+    REQUIRE_EQ(alloc_boot_pages(1UL << 17, 1UL << 17), 0x40000);
     end_boot_allocator();
     free_heap_pages(0x40000, MAX_ORDER - 1);
     EXPECT_EQ(heap_free_blocks(0, 19, MAX_ORDER - 1), 1);

@@ -84,7 +84,7 @@ TEST(scenario2_boot_allocation_freed_after_end)
 
     sim_boot(&m);
     b = alloc_boot_pages(16, 16);
-    REQUIRE(b == 0x803e0);
+    REQUIRE_EQ(b, 0x803e0);
     end_boot_allocator();
     before = heap_total_free_pages();
     EXPECT(page_state_is(mfn_to_page(b), PAGE_STATE_UNINITIALISED),
@@ -179,7 +179,7 @@ TEST(scenario4_ram_at_mfn0)
 
     sim_boot(&m);
     b = alloc_boot_pages(16, 16);
-    REQUIRE(b == 0);
+    REQUIRE_EQ(b, 0);
     end_boot_allocator();
     before = heap_total_free_pages();
     free_heap_pages(0, 4);
@@ -218,9 +218,9 @@ TEST(scenario5_block_spanning_two_nodes)
     mfn_t b;
 
     sim_boot(&m);
-    REQUIRE(alloc_boot_pages(0x80, 0x80) == 0x80100);
+    REQUIRE_EQ(alloc_boot_pages(0x80, 0x80), 0x80100);
     b = alloc_boot_pages(0x80, 0x80);
-    REQUIRE(b == 0x80080);
+    REQUIRE_EQ(b, 0x80080);
     end_boot_allocator();
     free0 = heap_free_pages_node(0);
     free1 = heap_free_pages_node(1);

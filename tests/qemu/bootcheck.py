@@ -49,6 +49,15 @@ def expected(topology, mem_mib=None, smp=None):
         banks += [(node, b, b + half), (dtbgen.CPULESS_NODE, b + half, e)]
         dist = dict(dtbgen.CPULESS_DISTANCES)
         nodes = dtbgen.CPULESS_NODE + 1
+    if t.staged == '8node':
+        # tools/dtbgen.py gives the top half of node n's bank to node n + 4.
+        split_banks = []
+        for node, b, e in banks:
+            half = ((e - b) // 2) & ~0x1fffff
+            split_banks += [(node, b, b + half), (node + 4, b + half, e)]
+        banks = split_banks
+        dist = dtbgen.eightnode_distances()
+        nodes = dtbgen.EIGHTNODE_NODES
     matrix = {a: [10 if a == b else dist.get((min(a, b), max(a, b)), 20)
                   for b in range(nodes)] for a in range(nodes)}
     return {'banks': banks, 'harts': harts, 'distance': matrix, 'nodes': nodes,

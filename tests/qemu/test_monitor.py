@@ -142,8 +142,8 @@ def check_heapmap(t, lines):
     t.check(len(rows) == 32, f'`heapmap` of 128 MiB should have 32 rows, has {len(rows)}')
     t.check(all(len(l) <= 80 for l in lines), '`heapmap` is wider than 80 columns')
     body = ''.join(l.split(' ', 1)[1] for l in rows)
-    t.check('r' in body and '.' in body and 'M' in body,
-            f'`heapmap` lacks reserved, free or metadata cells: {rows[:2]}')
+    t.check('o' in body and 'k' in body and '.' in body and 'M' in body,
+            f'`heapmap` lacks OpenSBI, kernel, free or metadata cells: {rows[:2]}')
 
 
 def check_dump(t, lines, zones):
@@ -273,11 +273,11 @@ def test_monitor_refusals(t):
         'page 0xzz': "bad MFN '0xzz'",
         'page 0x10': 'outside the frame table',
         'alloc 19': "bad order '19'",
-        'alloc 0 node 5': "bad node '5'",
+        'alloc 0 node 5': 'node 5 does not exist: this machine has only node 0',
         'alloc 0 wibble': "unexpected 'wibble'",
         'free 0x80000 0': 'not a block the monitor allocated',
         'free 0x80000': 'missing argument',
-        'heap node 9': "bad node '9'",
+        'heap node 9': 'node 9 does not exist',
         'buddy 0 64 0': "bad zone '64'",
         'heapmap node x': "bad node 'x'",
         'test a/b': "bad pattern 'a/b'",
@@ -356,12 +356,17 @@ def test_monitor_dump_pictures(t):
             t.check({int(e.get('data-run')) for e in rects} == set(range(len(d.runs))),
                     f'{label} node {d.node}: rects do not cover the {len(d.runs)} runs')
             for e in rects:
-                state = e.get('class').split()[1]
-                t.check(e.get('fill') == memmap.STATES[state][0],
-                        f'{label} node {d.node}: a {state} rect is {e.get("fill")}')
+                # class="run STATE" or, for an uninitialised run, "run uninit OWNER"
+                kind = e.get('class').split()[1:]
+                want = (memmap.OWNERS[kind[1]][0] if len(kind) == 2
+                        else memmap.STATES[kind[0]][0])
+                t.check(e.get('fill') == want,
+                        f'{label} node {d.node}: a {" ".join(kind)} rect is {e.get("fill")}')
             legend = [e for e in root.iter(ns + 'rect') if 'legend' in (e.get('class') or '')]
-            t.check(len(legend) == len(memmap.STATES), f'{label} node {d.node}: legend '
-                    f'has {len(legend)} swatches, not {len(memmap.STATES)}')
+            owners = {o for o in memmap.OWNERS if d.frames_owned(o)}
+            t.check(len(legend) == len(memmap.STATES) + len(owners),
+                    f'{label} node {d.node}: legend has {len(legend)} swatches, not '
+                    f'{len(memmap.STATES)} states + the owners {sorted(owners)}')
             t.check(f'Numbat node {d.node}' in text, f'{label} node {d.node}: no title')
         if label == 'after':
             t.check(any(st == 'inuse' for d in dumps for _, _, st, _ in d.runs),

@@ -2,7 +2,8 @@
 
 tools/gdbinit loads this file, so `ninja gdb` has these commands:
 
-    numbat-page MFN                 one frame's page_info, decoded
+    numbat-page MFN                 one frame's page_info, decoded, and who
+                                    reserved it at boot
     numbat-heap                     free pages and blocks per node, zone, order
     numbat-buddy NODE ZONE ORDER    walk one free list, block by block
     numbat-mem                      the memory map from the kernel's struct machine
@@ -39,6 +40,20 @@ PAGE_STATE_FREE = 2
 PGC_FLAGS = [(1 << 32, 'extra'), (1 << 33, 'node_meta'), (1 << 34, 'hole'),
              (1 << 35, 'checked')]
 PAGE_SHIFT = 12
+# Who reserved a frame at boot, as kernel/dump.c names it: (word, phrase).
+OWNERS = {
+    'none': 'nobody (a heap frame)',
+    'opensbi': "OpenSBI, the firmware's /reserved-memory",
+    'resvmem': 'a /reserved-memory range of the tree',
+    'memreserve': "the blob's /memreserve/ block",
+    'kernel': 'the kernel image',
+    'dtb': 'the device tree blob',
+    'initrd': 'the initrd',
+    'frametable': 'the frame table, a boot allocation',
+    'bootalloc': 'a boot allocation',
+}
+RESERVE_OWNERS = {'RESERVE_MEMRESERVE': 'memreserve', 'RESERVE_KERNEL': 'kernel',
+                  'RESERVE_DTB': 'dtb', 'RESERVE_INITRD': 'initrd'}
 RESERVE_KIND_NAMES = {'RESERVE_MEMRESERVE': 'memreserve',
                       'RESERVE_NODE': 'reserved-memory',
                       'RESERVE_KERNEL': 'kernel', 'RESERVE_DTB': 'dtb',
@@ -65,6 +80,53 @@ def frame_table():
                            '(mm_boot_init() has not run); break later, e.g. '
                            'at monitor_run')
     return first, end, gdb.parse_and_eval('frametable')
+
+
+def frame_owner(mfn, ci):
+    """Who reserved frame mfn at boot (kernel/dump.c's dump_frame_owner)."""
+    m = static_var('machine')
+    pa = mfn << PAGE_SHIFT
+    for i in range(int(m['nr_reserved'])):
+        r = m['reserved'][i]
+        base, size = int(r['base']), int(r['size'])
+        if pa < base + size and pa + (1 << PAGE_SHIFT) > base:
+            kind = str(r['kind'])
+            if kind in RESERVE_OWNERS:
+                return RESERVE_OWNERS[kind]
+            return 'opensbi' if r['name'].string().startswith('mmode_resv') else 'resvmem'
+    st = gdb.parse_and_eval("'mm_boot.c'::stats")
+    ft = int(st['frametable_mfn'])
+    if ft <= mfn < ft + int(st['frametable_pages']):
+        return 'frametable'
+    state = (ci & PGC_STATE_MASK) >> PGC_STATE_SHIFT
+    if state == 0 and not ci & (1 << 34):          # uninitialised, not a hole
+        return 'bootmem' if in_boot_allocator(mfn) else 'bootalloc'
+    return 'none'
+
+
+def in_boot_allocator(mfn):
+    """Is mfn in one of the boot allocator's free ranges (mm/bootmem.c)? An
+    uninitialised frame there has not been handed to the heap yet: before
+    or during end_boot_allocator(). False when the ranges cannot be read."""
+    try:
+        ranges = gdb.parse_and_eval("'bootmem.c'::ranges")
+        n = int(gdb.parse_and_eval("'bootmem.c'::nr_ranges"))
+    except gdb.error:
+        return False
+    return any(int(ranges[i]['s']) <= mfn < int(ranges[i]['e']) for i in range(n))
+
+
+def reserved_by_line(mfn, ci):
+    """The monitor's `page:   reserved by ...` line (kernel/monitor_heap.c)."""
+    owner = frame_owner(mfn, ci)
+    if owner == 'none':
+        return 'page:   reserved by nobody: a heap frame since boot'
+    if owner == 'bootmem':      # only in gdb: the monitor runs after boot
+        return ('page:   reserved by nobody yet: the boot allocator still has it '
+                '(end_boot_allocator() has not handed it to the heap yet)')
+    state = (ci & PGC_STATE_MASK) >> PGC_STATE_SHIFT
+    held = 'uninitialised, still held' if state == 0 else 'since given to the heap'
+    return f'page:   reserved by {owner}: {OWNERS[owner]}; {held}'
 
 
 def zone_of(mfn):
@@ -149,6 +211,7 @@ class NumbatPage(gdb.Command):
         print(f'page: MFN {mfn:#x} (physical {mfn << PAGE_SHIFT:#x}): state {name}, '
               f'zone {zone_of(mfn)}')
         print('page:   flags ' + (' '.join(flags) if ci & PGC_FLAGS_MASK else 'none'))
+        print(reserved_by_line(mfn, ci))
         note = '' if state == PAGE_STATE_FREE else ' (meaningful when free)'
         print(f'page:   order {int(pg["order"])}{note}, node {int(pg["node"])}, '
               f'owner {int(pg["owner"])}, count {ci & PGC_COUNT_MASK}, '

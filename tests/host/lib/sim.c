@@ -5,7 +5,8 @@
  *   lock        a test-and-set spinlock like the kernel's; taking it twice
  *               on one thread is a panic (the heap lock is not recursive);
  *   printk      "    # mm: ..." lines inside the KTAP output;
- *   panic       longjmp to the test's EXPECT_PANIC, or fail the test case;
+ *   panic       longjmp to the test's EXPECT_PANIC, or fail the test case
+ *               and print the caller chain that led to it;
  *   pa_to_va    an offset into one MAP_NORESERVE mapping; a hole is a panic;
  *   node hooks  from the struct sim_machine the test described.
  *
@@ -32,6 +33,7 @@
 void harness_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((weak, format(printf, 3, 4)));
 void harness_end_case(void) __attribute__((weak, noreturn));
+void harness_backtrace(void) __attribute__((weak));
 
 jmp_buf sim_panic_env;
 volatile int sim_panic_armed;
@@ -124,6 +126,8 @@ void mm_hook_panic(const char *fmt, ...)
     }
     if (harness_fail && harness_end_case) {
         harness_fail(__FILE__, __LINE__, "unexpected panic: %s", sim_panic_msg);
+        if (harness_backtrace)
+            harness_backtrace(); /* which call of the test got here */
         harness_end_case();
     }
     fprintf(stderr, "PANIC: %s\n", sim_panic_msg);
