@@ -285,7 +285,6 @@ def _bad_hangs(t):
     g = graded(t, 'buddy', sub)
     t.check(g.score < g.max_score / 2, f'a hanging buddy_alloc scores {g.score}' + report(g))
     t.check('timed out' in g.text(), 'the report does not say "timed out"' + report(g))
-    t.check(g.seconds < 60, f'grading a hang took {g.seconds:.0f} s')
 
 
 def _bad_panics(t):
