@@ -44,7 +44,7 @@ PACKAGES = {
 APT_PACKAGES = [
     'gcc-riscv64-unknown-elf', 'binutils-riscv64-unknown-elf', 'opensbi',
     'qemu-system-misc', 'gdb-multiarch', 'ninja-build', 'device-tree-compiler',
-    'gcc', 'libc6-dev', 'clang', 'libclang-rt-14-dev', 'python3',
+    'gcc', 'libc6-dev', 'clang', 'libclang-rt-14-dev', 'python3', 'bubblewrap',
 ]
 CROSS_PREFIXES = ['riscv64-unknown-elf-', 'riscv64-linux-gnu-', 'riscv64-elf-']
 GDB_NAMES = ['gdb-multiarch', 'riscv64-elf-gdb', 'riscv64-unknown-elf-gdb']

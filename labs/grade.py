@@ -86,12 +86,13 @@ def compiler_errors(output, tree):
 # --- one submission -------------------------------------------------------------------
 
 def grade(lab, submission=None, jobs=None, total_timeout=TOTAL_TIMEOUT, keep=None,
-          trusted=TOP, run_cap=None, slot=None, sandbox_mode='auto'):
+          trusted=TOP, run_cap=None, slot=None, sandbox_mode='auto', api=True):
     """Grade one submission; never raises: a grader failure is recorded in
     the Grade (grader_error). run_cap: at most this many seconds per test
     run. slot: a folder kept between gradings (tree and build), so that the
     next grading rebuilds only what differs - only for trusted code
-    (docs/labs.md). sandbox_mode: 'auto', 'require' or 'off' (sandbox.py)."""
+    (docs/labs.md). sandbox_mode: 'auto', 'require' or 'off' (sandbox.py).
+    api=False skips the API check (the self-tests of the sandbox beneath it)."""
     start = time.monotonic()
     g = Grade(lab, submission or trusted)
     work = tempfile.mkdtemp(prefix=f'numbat-grade-{lab}-')
@@ -102,6 +103,7 @@ def grade(lab, submission=None, jobs=None, total_timeout=TOTAL_TIMEOUT, keep=Non
         os.chmod(work, 0o711)           # steps reach their own folders only
         ctx = Context(work, os.path.join(work, 'tree'), start + total_timeout, run_cap, box)
         ctx.slot = slot
+        ctx.api = api
         _grade(g, lab, submission, jobs, ctx, trusted)
     except (GraderError, SandboxError) as e:
         g.grader_error = str(e)
@@ -246,6 +248,8 @@ def build_failed(g, ctx, out, timed_out, hidden=()):
 def api_check(g, ctx, rubric):
     """The lab's objects may use only the API lab.json lists (apicheck.py);
     a violation scores every test 0, the reason in the report."""
+    if not getattr(ctx, 'api', True):
+        return True
     if apicheck is None:
         g.notes.append('API check: not available in this grader (labs/grader/apicheck.py '
                        'missing)')
@@ -361,8 +365,9 @@ def add_hidden_tests(tree, lab, trusted):
     return out
 
 
-def batch(lab, folder, out_dir, jobs, total_timeout, sandbox_mode='auto'):
-    """Grade every entry of folder (a sub-folder or an archive per student)."""
+def batch(lab, folder, out_dir, jobs, total_timeout, sandbox_mode='auto', **grade_kw):
+    """Grade every entry of folder (a sub-folder or an archive per student);
+    grade_kw go to every grade() call."""
     entries = sorted(e for e in os.listdir(folder) if not e.startswith('.'))
     if not entries:
         print(f'grade: {folder} holds no submissions', file=sys.stderr)
@@ -380,7 +385,7 @@ def batch(lab, folder, out_dir, jobs, total_timeout, sandbox_mode='auto'):
     def one(entry):
         sid = student_id(entry)
         g = grade(lab, os.path.join(folder, entry), jobs=2, total_timeout=total_timeout,
-                  sandbox_mode=sandbox_mode)
+                  sandbox_mode=sandbox_mode, **grade_kw)
         write_outputs(g, os.path.join(out_dir, sid))
         with lock:
             done[0] += 1

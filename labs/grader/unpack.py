@@ -63,6 +63,8 @@ def unpack(submission, dest, working_tree=False, deadline=None, files=()):
     if not os.path.exists(submission):
         raise BadSubmission(f'{submission}: no such file or folder')
     name = os.path.basename(submission)
+    if os.path.isfile(submission) and os.path.getsize(submission) == 0:
+        raise BadSubmission(f'{name} is empty: not a readable archive')
     try:
         with open(submission, 'rb') as f:
             magic = f.read(6)
@@ -115,8 +117,10 @@ def read_git(submission, dest, files, deadline):
         return 'git repository: the working copy graded'
     for rel, data in head.items():
         write_file(dest, rel, data)
-    return 'git repository (HEAD; the working copy is the same)' if head else \
-        'git repository (HEAD has none of the lab\'s files)'
+    if not head:
+        return 'git repository (HEAD has none of the lab\'s files)'
+    same = all(work[rel] == head.get(rel) for rel in head)
+    return 'git repository (HEAD' + (', the same as the working copy)' if same else ')')
 
 
 def copy_git_data(gitdir, bare):
