@@ -500,3 +500,124 @@ def test_hostile_batch(t):
     t.check(book['carol']['score'] == 0 and not book['carol']['grader_error'],
             f'carol (stub): {book["carol"]["score"]} {book["carol"]["grader_error"]}')
     t.check(book['mallory']['score'] == 0, f'mallory: {book["mallory"]["score"]}')
+
+
+# --- the fallback, where bubblewrap cannot make namespaces ---------------------------------------
+
+FAKE_BWRAP = '#!/bin/sh\necho "bwrap: No permissions to create a new namespace" >&2\nexit 1\n'
+
+
+def test_hostile_fallback(t):
+    """Where bwrap cannot make namespaces (a fake bwrap that fails, first
+    on PATH): --sandbox=require refuses (exit 3, a clear message); the
+    default grades in the fallback and says so, and as root its private
+    uid and sweep still hold the daemon: full marks, nothing written,
+    nothing left."""
+    fake = os.path.join(t.workdir, 'fakebin')
+    os.makedirs(fake)
+    with open(os.path.join(fake, 'bwrap'), 'w') as f:
+        f.write(FAKE_BWRAP)
+    os.chmod(os.path.join(fake, 'bwrap'), 0o755)
+    env = dict(os.environ, PATH=fake + ':' + os.environ.get('PATH', '/usr/bin:/bin'))
+    mark = 'numbat-hostile-' + secrets.token_hex(6)
+    out = os.path.join(t.workdir, 'out-fallback')
+    payload = (DAEMON.replace('@MARK@', mark).replace('@OUT@', out)
+               .replace('@TREE@', os.path.join(t.workdir, 'no-tree')).replace('@TOP@', TOP))
+    sub = submission_with(t, 'fallback', {'mm/buddy.c': reference_with(payload, 'hostile_daemon()')})
+    cmd = [sys.executable, os.path.join(TOP, 'labs', 'grade.py'), 'buddy', sub]
+    r = subprocess.run(cmd + ['--sandbox=require'], capture_output=True, text=True, env=env,
+                       timeout=120)
+    t.check(r.returncode == grade.EXIT_GRADER and 'bubblewrap cannot make its namespaces' in r.stderr,
+            f'--sandbox=require without namespaces: status {r.returncode}\n{r.stderr}')
+    if os.geteuid() != 0:
+        t.skip('the fallback\'s private uid needs root')
+    repo_before = tree_digest(os.path.join(TOP, 'labs'))
+    r = subprocess.run(cmd + ['--out', out, '--timeout', '200'], capture_output=True,
+                       text=True, env=env, timeout=400)
+    t.check(r.returncode == grade.EXIT_FULL, f'status {r.returncode}\n{r.stdout}\n{r.stderr}')
+    t.check('Sandbox: fallback (no namespaces: ' in r.stdout,
+            'the report does not say the fallback was used\n' + r.stdout)
+    time.sleep(2.5)
+    left = processes_with(mark)
+    t.check(not left, f'processes outlived the grader: {left}')
+    for p in left:
+        os.kill(p, 9)
+    with open(os.path.join(out, 'results.json')) as f:
+        text = f.read()
+    t.check(text.lstrip().startswith('{') and '"score": 100' in text,
+            f'results.json changed after the grader wrote it: {text[:80]!r}')
+    t.check(tree_digest(os.path.join(TOP, 'labs')) == repo_before,
+            'the repository\'s labs/ folder changed during grading')
+
+
+# --- code that runs before the harness (the API check's job) -------------------------------------
+
+FORGER = r'''
+#ifndef __riscv
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+/* Before main(): read the seed and the filters the grader passed, ask
+   the binary itself for its case list, print a consistent report of
+   passes and leave before the real harness runs. */
+__attribute__((constructor)) static void forge(void)
+{
+    static char args[8192], line[512], names[256][128];
+    char *argv[64], cmd[600];
+    int argc = 0, n = 0;
+    size_t len;
+    FILE *f = fopen("/proc/self/cmdline", "r");
+
+    if (!f)
+        return;
+    len = fread(args, 1, sizeof args - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < len && argc < 64; i += strlen(args + i) + 1)
+        argv[argc++] = args + i;
+    const char *seed = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--list"))
+            return;
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            seed = argv[i + 1];
+    }
+    if (!seed)
+        return;
+    snprintf(cmd, sizeof cmd, "%s --list", argv[0]);
+    FILE *p = popen(cmd, "r");
+    while (p && n < 256 && fgets(line, sizeof line, p)) {
+        char *end = strstr(line, " (");
+        if (end)
+            *end = 0;
+        line[strcspn(line, "\n")] = 0;
+        for (int i = 1; i < argc; i++) {
+            if (argv[i][0] == '-' || !strcmp(argv[i - 1], "--seed"))
+                continue;
+            if (strstr(line, argv[i])) {
+                snprintf(names[n++], sizeof names[0], "%s", line);
+                break;
+            }
+        }
+    }
+    if (p)
+        pclose(p);
+    printf("KTAP version 1\n# seed %s (replay with --seed %s)\n1..%d\n", seed, seed, n);
+    for (int i = 0; i < n; i++)
+        printf("ok %d %s\n", i + 1, names[i]);
+    fflush(stdout);
+    _exit(0);
+}
+#endif
+'''
+
+
+def test_hostile_constructor_forges_report(t):
+    """The stub plus a constructor that forges the host binaries' report
+    from /proc/self/cmdline and the binary's own case list, then _exit(0):
+    the API check rejects the file (0, the reason named)."""
+    if grade.apicheck is None:
+        t.skip('expects the API check (labs/grader/apicheck.py), not in this grader yet')
+    sub = submission_with(t, 'forger', {'mm/buddy.c': stub_with(FORGER, '(void)0')})
+    g, _ = graded(t, sub)
+    t.check('REJECTED by the API check' in g.text(), 'the API check did not reject it\n' + g.text())
