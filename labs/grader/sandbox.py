@@ -94,7 +94,11 @@ NAMESPACES = ['--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc
 
 def system_binds():
     """The toolchain, read-only: /usr, /etc, and /bin, /sbin, /lib* as the
-    machine has them (links on a merged-/usr system, folders elsewhere)."""
+    machine has them (links on a merged-/usr system, folders elsewhere).
+    Steps keep the grader's PATH, but what it names outside these is not
+    there: the grading machine's tools must be installed under /usr (the
+    Debian packages of --install-deps are). /opt and the homes are left
+    out on purpose: a course repository may live there."""
     args = ['--ro-bind', '/usr', '/usr', '--ro-bind', '/etc', '/etc']
     for d in ('/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'):
         if os.path.islink(d):
@@ -202,7 +206,7 @@ class Sandbox:
     def prefix(self, ro=(), rw=(), limits=LIMITS_BUILD, cwd=None, env=None):
         """The command prefix of one step (see the module comment)."""
         env = dict(env or {})
-        env.setdefault('PATH', '/usr/bin:/bin')
+        env.setdefault('PATH', os.environ.get('PATH') or '/usr/bin:/bin')
         env.setdefault('HOME', '/tmp')
         env.setdefault('TMPDIR', '/tmp')
         env.setdefault('LANG', 'C.UTF-8')
