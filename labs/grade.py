@@ -7,17 +7,22 @@
     labs/grade.py LAB --submissions DIR --jobs N --out OUT    a whole class
     labs/grade.py LAB --gradescope-bundle OUT.zip             Gradescope autograder
 
-SUBMISSION is a folder, a git repository (its HEAD is graded) or an archive
-(.tar.gz, .tgz, .tar, .zip). Only the lab's own files (labs/LAB/lab.json,
-"files") are taken from it; they go onto a pristine copy of this tree in
-which the lab's solution is replaced by its stub, so a file the submission
-lacks is graded as the stub. Then the kernel and the host tests the rubric
-names are built, the tests run with time limits (QEMU boots in parallel,
-one boot per topology and test glob), and each test earns its points.
+SUBMISSION is a folder, a git repository (HEAD, or the working copy where
+it differs) or an archive (.tar.gz, .tgz, .tar.bz2, .tar.xz, .tar, .zip).
+Only the lab's own files (labs/LAB/lab.json, "files") are taken from it;
+they go onto a pristine copy of this tree in which the lab's solution is
+replaced by its stub, so a file the submission lacks is graded as the
+stub. Then the lab's objects are built (no hidden test in the tree yet),
+checked against the lab's API, the rest the rubric needs is built with
+the hidden tests, the tests run with time limits (QEMU boots in
+parallel, one boot per topology and test glob), and each test earns its
+points. Everything derived from the submission runs in the sandbox
+(grader/sandbox.py; --sandbox=auto|require|off).
 
 Exit status: 0 full marks, 1 graded below full marks, 2 bad command line
 (e.g. no such lab), 3 the grader itself failed (a bug or a broken
-installation: the message says which; it is never a student's score).
+installation: the message says which; it is never a student's score),
+also --sandbox=require where bubblewrap cannot make its namespaces.
 
 Standard library only.
 """
