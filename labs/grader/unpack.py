@@ -184,10 +184,16 @@ def git_blobs(bare, files, deadline):
     out = {}
     for rel in files:
         hits = [p for p in entries if p == rel or (p.endswith('/' + rel) and p.count('/') == rel.count('/') + 1)]
-        if hits:
-            b = git(bare, ['cat-file', 'blob', entries[sorted(hits, key=len)[0]]], deadline)
-            if b.returncode == 0 and len(b.stdout) <= MAX_ARCHIVE_BYTES:
-                out[rel] = b.stdout
+        if not hits:
+            continue
+        sha = entries[sorted(hits, key=len)[0]]
+        size = git(bare, ['cat-file', '-s', sha], deadline)
+        if size.returncode != 0 or int(size.stdout or 0) > MAX_ARCHIVE_BYTES:
+            raise BadSubmission(f'{rel} in HEAD is larger than {MAX_ARCHIVE_BYTES >> 20} MiB '
+                                'or unreadable: not accepted')
+        b = git(bare, ['cat-file', 'blob', sha], deadline)
+        if b.returncode == 0:
+            out[rel] = b.stdout
     return out
 
 
