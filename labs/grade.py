@@ -7,17 +7,22 @@
     labs/grade.py LAB --submissions DIR --jobs N --out OUT    a whole class
     labs/grade.py LAB --gradescope-bundle OUT.zip             Gradescope autograder
 
-SUBMISSION is a folder, a git repository (its HEAD is graded) or an archive
-(.tar.gz, .tgz, .tar, .zip). Only the lab's own files (labs/LAB/lab.json,
-"files") are taken from it; they go onto a pristine copy of this tree in
-which the lab's solution is replaced by its stub, so a file the submission
-lacks is graded as the stub. Then the kernel and the host tests the rubric
-names are built, the tests run with time limits (QEMU boots in parallel,
-one boot per topology and test glob), and each test earns its points.
+SUBMISSION is a folder, a git repository (HEAD, or the working copy where
+it differs) or an archive (.tar.gz, .tgz, .tar.bz2, .tar.xz, .tar, .zip).
+Only the lab's own files (labs/LAB/lab.json, "files") are taken from it;
+they go onto a pristine copy of this tree in which the lab's solution is
+replaced by its stub, so a file the submission lacks is graded as the
+stub. Then the lab's objects are built (no hidden test in the tree yet),
+checked against the lab's API, the rest the rubric needs is built with
+the hidden tests, the tests run with time limits (QEMU boots in
+parallel, one boot per topology and test glob), and each test earns its
+points. Everything derived from the submission runs in the sandbox
+(grader/sandbox.py; --sandbox=auto|require|off).
 
 Exit status: 0 full marks, 1 graded below full marks, 2 bad command line
 (e.g. no such lab), 3 the grader itself failed (a bug or a broken
-installation: the message says which; it is never a student's score).
+installation: the message says which; it is never a student's score),
+also --sandbox=require where bubblewrap cannot make its namespaces.
 
 Standard library only.
 """
@@ -26,6 +31,7 @@ import argparse
 import concurrent.futures
 import csv
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -49,7 +55,12 @@ from grader.report import (EXIT_FULL, EXIT_GRADER, EXIT_PARTIAL, EXIT_USAGE,  # 
                            Grade, TestResult, fmt, tail, write_outputs)
 from grader.results import Structure, parse_host, parse_kernel  # noqa: E402,F401
 from grader.runs import Context, GraderError, run_host_group, run_qemu_group  # noqa: E402
+from grader.sandbox import LIMITS_BUILD, Sandbox, SandboxError, reachable  # noqa: E402
 from grader.unpack import BadSubmission, find_lab_files, unpack  # noqa: E402
+try:
+    from grader import apicheck  # noqa: E402
+except ImportError:     # the API check is not part of this grader yet
+    apicheck = None
 
 BUILD_TIMEOUT = 120          # seconds for configure + ninja
 TOTAL_TIMEOUT = 300          # seconds for one whole submission
@@ -80,24 +91,32 @@ def compiler_errors(output, tree):
 # --- one submission -------------------------------------------------------------------
 
 def grade(lab, submission=None, jobs=None, total_timeout=TOTAL_TIMEOUT, keep=None,
-          trusted=TOP, run_cap=None, slot=None):
+          trusted=TOP, run_cap=None, slot=None, sandbox_mode='auto', api=True):
     """Grade one submission; never raises: a grader failure is recorded in
     the Grade (grader_error). run_cap: at most this many seconds per test
     run. slot: a folder kept between gradings (tree and build), so that the
-    next grading rebuilds only what differs - only for trusted code, as a
-    submission's host tests could change the folder (docs/labs.md)."""
+    next grading rebuilds only what differs - only for trusted code
+    (docs/labs.md). sandbox_mode: 'auto', 'require' or 'off' (sandbox.py).
+    api=False skips the API check (the self-tests of the sandbox beneath it)."""
     start = time.monotonic()
     g = Grade(lab, submission or trusted)
     work = tempfile.mkdtemp(prefix=f'numbat-grade-{lab}-')
+    box = None
     try:
-        ctx = Context(work, os.path.join(work, 'tree'), start + total_timeout, run_cap)
+        box = Sandbox(sandbox_mode)
+        g.notes.append(box.describe())
+        os.chmod(work, 0o711)           # steps reach their own folders only
+        ctx = Context(work, os.path.join(work, 'tree'), start + total_timeout, run_cap, box)
         ctx.slot = slot
+        ctx.api = api
         _grade(g, lab, submission, jobs, ctx, trusted)
-    except GraderError as e:
+    except (GraderError, SandboxError) as e:
         g.grader_error = str(e)
     except Exception:
         g.grader_error = traceback.format_exc(limit=6)
     finally:
+        if box:
+            box.sweep()                 # nothing of the submission outlives its grading
         g.seconds = time.monotonic() - start
         if keep:
             g.notes.append(f'work folder kept: {work}')
@@ -108,70 +127,178 @@ def grade(lab, submission=None, jobs=None, total_timeout=TOTAL_TIMEOUT, keep=Non
 
 def _grade(g, lab, submission, jobs, ctx, trusted):
     rubric = labtool.load_rubric(lab, trusted)
-    files = rubric['files']
     results = {}
     for group in rubric['groups']:
         for t in group['tests']:
             r = TestResult(labtool.test_name(group, t), t['points'], group['hidden'])
             results[r.name] = r
             g.tests.append(r)
-    work = ctx.work
-    # The submission's files.
-    sub_dir = os.path.join(work, 'submission')
-    os.makedirs(sub_dir)
+    found = read_submission(g, rubric['files'], submission, ctx, trusted)
+    if found is None:
+        return
+    pristine = make_tree(ctx, lab, rubric['files'], found, trusted)
+    if not build_lab_objects(g, ctx, rubric):
+        return
+    if not api_check(g, ctx, rubric):
+        return
+    if not build_rest(g, ctx, rubric, lab, trusted):
+        return
+    run_groups(ctx, rubric, results, jobs)
+    for r in g.tests:       # paths as the student knows them: mm/buddy.c:42
+        for prefix in {pristine + '/', ctx.tree + '/'}:
+            r.output = r.output.replace(prefix, '')
+
+
+def fail_all(g, why):
+    for r in g.tests:
+        r.status, r.output, r.score = 'failed', why, 0
+
+
+def read_submission(g, files, submission, ctx, trusted):
+    """{rel: path} of the lab's files found in the submission, or None
+    (the report says why) when it cannot be read."""
+    sub_dir = os.path.join(ctx.work, 'submission')
+    os.makedirs(sub_dir, mode=0o700)
     try:
-        kind = unpack(submission or trusted, sub_dir, working_tree=submission is None)
+        kind = unpack(submission or trusted, sub_dir, working_tree=submission is None,
+                      deadline=ctx.deadline, files=files)
     except BadSubmission as e:
         g.notes.append(f'Cannot read the submission: {e}')
-        for r in g.tests:
-            r.status, r.output = 'failed', 'the submission could not be read'
-        return
+        fail_all(g, 'the submission could not be read')
+        return None
     found = find_lab_files(sub_dir, files)
+    g.notes.append(f'Submission: {kind}; lab files found: '
+                   f'{", ".join(sorted(found)) or "none"}')
+    missing = [rel for rel in files if rel not in found]
+    if missing:
+        g.notes.append(f'MISSING: {", ".join(missing)} (graded as the handout\'s stub)')
+    return found
 
-    # The pristine tree: this tree with the lab's stubs, hidden tests added.
-    labtool.copy_tree(trusted, ctx.tree, instructor=True)
+
+def make_tree(ctx, lab, files, found, trusted):
+    """The pristine tree: the trusted tree without any hidden test or
+    grader self-test, the lab's stubs in place, the submission's lab files
+    over them. Returns the scratch tree's path (as reports name it)."""
+    labtool.copy_tree(trusted, ctx.tree, instructor=False)
     if labtool.handout_lab(trusted) != lab:
         try:
             labtool.apply_stubs(ctx.tree, lab, files)
         except labtool.LabError as e:
             raise GraderError(f'the pristine tree: {e}')
-    add_hidden_tests(ctx.tree, lab)
     for rel in files:
         if rel in found:
             shutil.copyfile(found[rel], os.path.join(ctx.tree, rel))
-    missing = [rel for rel in files if rel not in found]
-    g.notes.append(f'Submission: {kind}; lab files found: '
-                   f'{", ".join(sorted(found)) or "none"}')
-    if missing:
-        g.notes.append(f'MISSING: {", ".join(missing)} (graded as the handout\'s stub)')
-
     pristine = ctx.tree
     if getattr(ctx, 'slot', None):
+        os.makedirs(ctx.slot, exist_ok=True)
         sync_tree(ctx.tree, os.path.join(ctx.slot, 'tree'))
         ctx.tree = os.path.join(ctx.slot, 'tree')
         ctx.build = os.path.join(ctx.slot, 'build')
         ctx.kernel = os.path.join(ctx.build, 'numbat.elf')
+        reachable(ctx.tree)
+    os.makedirs(ctx.build, exist_ok=True)
+    ctx.sandbox.own(ctx.build)
+    ctx.sandbox.readable(ctx.tree)
+    return pristine
 
-    # Build what the rubric needs.
-    targets = [ctx.kernel] + sorted({os.path.join(ctx.build, 'host', gr['binary'])
-                                     for gr in rubric['groups'] if gr['kind'] == 'host'})
+
+def build_step(ctx, cmd, seconds):
+    """configure.py or ninja in the sandbox: the tree read-only, the build
+    folder writable."""
+    return ctx.sandbox.run(cmd, ctx.clamp(seconds, capped=False), ro=[ctx.tree],
+                           rw=[ctx.build], limits=LIMITS_BUILD, cwd=ctx.tree)
+
+
+def lab_objects(ctx, files):
+    """The lab's own objects, host and RISC-V, as build.ninja names them."""
+    with open(os.path.join(ctx.build, 'build.ninja')) as f:
+        outputs = set(re.findall(r'^build (\S+?):', f.read(), re.M))
+    objs = []
+    for rel in files:
+        stem = os.path.splitext(rel)[0]
+        for kind in ('kernel-obj', 'host-obj'):
+            if f'$builddir/{kind}/{stem}.o' in outputs:
+                objs.append(os.path.join(ctx.build, kind, stem + '.o'))
+    return objs
+
+
+def build_lab_objects(g, ctx, rubric):
+    """Phase 1: configure, and compile the lab's files - the only step that
+    compiles submission code - in a tree with no hidden test in it."""
     if not os.path.isfile(os.path.join(ctx.build, 'build.ninja')):
-        st, out, to, _ = run_capped([sys.executable, os.path.join(ctx.tree, 'configure.py'),
-                                     '--builddir', ctx.build], ctx.clamp(60, capped=False),
-                                    cwd=ctx.tree)
+        st, out, to, _ = build_step(ctx, [ctx.sandbox.python, os.path.join(ctx.tree, 'configure.py'),
+                                          '--builddir', ctx.build], 60)
         if st != 0:
             raise GraderError('configure.py failed:\n' + tail(out, 20))
-    st, out, to, _ = run_capped(['ninja', '-C', ctx.build] + targets,
-                                ctx.clamp(BUILD_TIMEOUT, capped=False), cwd=ctx.tree)
+    ctx.lab_objs = lab_objects(ctx, rubric['files'])
+    if not ctx.lab_objs:
+        raise GraderError(f'build.ninja names no object of {", ".join(rubric["files"])}')
+    st, out, to, _ = build_step(ctx, ['ninja', '-C', ctx.build] + ctx.lab_objs, BUILD_TIMEOUT)
     if st != 0:
-        why = 'the build timed out' if to else 'the build failed'
-        errs = compiler_errors(out, ctx.tree)
-        g.notes.append(f'BUILD FAILED ({why}); every test scores 0. The compiler says:\n{errs}')
-        for r in g.tests:
-            r.status, r.output = 'failed', 'the submission did not build (see above)'
-        return
+        build_failed(g, ctx, out, to)
+        return False
+    ctx.lab_hashes = {p: file_hash(p) for p in ctx.lab_objs}
+    return True
 
-    # Run the groups, in parallel: QEMU boots are single-threaded each.
+
+def build_failed(g, ctx, out, timed_out, hidden=()):
+    why = 'the build timed out' if timed_out else 'the build failed'
+    errs = compiler_errors(out, ctx.tree)
+    if hidden:          # a hidden test's source never reaches a report
+        errs = '\n'.join(l for l in errs.split('\n') if not re.match(r'\s*\d*\s*\|', l))
+    g.notes.append(f'BUILD FAILED ({why}); every test scores 0. The compiler says:\n{errs}')
+    fail_all(g, 'the submission did not build (see above)')
+
+
+def api_check(g, ctx, rubric):
+    """The lab's objects may use only the API lab.json lists (apicheck.py);
+    a violation scores every test 0, the reason in the report."""
+    if not getattr(ctx, 'api', True):
+        return True
+    if apicheck is None:
+        g.notes.append('API check: not available in this grader (labs/grader/apicheck.py '
+                       'missing)')
+        return True
+
+    def run(cmd, timeout):
+        st, out, _, _ = ctx.sandbox.run(cmd, ctx.clamp(timeout, capped=False),
+                                        ro=[ctx.tree, ctx.build], limits=LIMITS_BUILD,
+                                        cwd=ctx.build)
+        return st, out
+    reasons = apicheck.check_lab(rubric, ctx.tree, ctx.build, run)
+    if reasons:
+        g.notes.append('REJECTED by the API check; every test scores 0:\n'
+                       + '\n'.join(f'- {r}' for r in reasons))
+        fail_all(g, 'the lab\'s code uses what its API does not allow (see above): '
+                 + reasons[0])
+        return False
+    return True
+
+
+def build_rest(g, ctx, rubric, lab, trusted):
+    """Phase 2: add the hidden tests and build the rest (pristine code only:
+    no submission code is compiled or run here, and the lab's objects must
+    come out of it unchanged)."""
+    hidden = add_hidden_tests(ctx.tree, lab, trusted)
+    targets = [ctx.kernel] + sorted({os.path.join(ctx.build, 'host', gr['binary'])
+                                     for gr in rubric['groups'] if gr['kind'] == 'host'})
+    st, out, to, _ = build_step(ctx, ['ninja', '-C', ctx.build] + targets, BUILD_TIMEOUT)
+    changed = [p for p in ctx.lab_objs if file_hash(p) != ctx.lab_hashes[p]]
+    if changed:
+        raise GraderError('phase 2 of the build compiled the lab\'s files again ('
+                          + ', '.join(os.path.relpath(p, ctx.build) for p in changed)
+                          + '): the hidden tests would have been visible to them')
+    if st != 0:
+        build_failed(g, ctx, out, to, hidden)
+        return False
+    ctx.sandbox.seal(ctx.build)
+    for p in hidden:                    # the runs do not need the sources
+        ctx.sandbox.hide(p)
+    return True
+
+
+def run_groups(ctx, rubric, results, jobs):
+    """Run the groups, in parallel: QEMU boots are single-threaded each."""
     runners = {'host': run_host_group, 'qemu': run_qemu_group}
     jobs = jobs or max(2, min(4, os.cpu_count() or 2))
     errors = []
@@ -187,11 +314,16 @@ def _grade(g, lab, submission, jobs, ctx, trusted):
     order = sorted(rubric['groups'], key=lambda gr: gr['kind'] != 'qemu')
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         list(pool.map(one, order))
-    for r in g.tests:       # paths as the student knows them: mm/buddy.c:42
-        for prefix in {pristine + '/', ctx.tree + '/'}:
-            r.output = r.output.replace(prefix, '')
+    ctx.sandbox.sweep()
     if errors:
         raise GraderError('\n'.join(errors))
+
+
+def file_hash(path):
+    """A file's time stamp and content hash (either changes if ninja
+    compiled it again)."""
+    with open(path, 'rb') as f:
+        return os.stat(path).st_mtime_ns, hashlib.sha256(f.read()).hexdigest()
 
 
 def sync_tree(src, dst):
@@ -217,21 +349,30 @@ def sync_tree(src, dst):
                 os.remove(p)
 
 
-def add_hidden_tests(tree, lab):
+def add_hidden_tests(tree, lab, trusted):
     """Hidden tests of the lab go where the build finds them: test_*.c into
-    tests/host/, ktest_*.c into kernel/."""
-    hidden = os.path.join(tree, 'labs', lab, 'hidden')
+    tests/host/, ktest_*.c into kernel/ (with their time stamps, so that a
+    slot does not rebuild them). Returns the paths it wrote."""
+    hidden = os.path.join(trusted, 'labs', lab, 'hidden')
+    out = []
     if not os.path.isdir(hidden):
-        return
+        return out
     for f in sorted(os.listdir(hidden)):
         if f.startswith('test_') and f.endswith('.c'):
-            shutil.copyfile(os.path.join(hidden, f), os.path.join(tree, 'tests', 'host', f))
+            out.append(os.path.join(tree, 'tests', 'host', f))
         elif f.startswith('ktest_') and f.endswith('.c'):
-            shutil.copyfile(os.path.join(hidden, f), os.path.join(tree, 'kernel', f))
+            out.append(os.path.join(tree, 'kernel', f))
+        else:
+            continue
+        if os.path.exists(out[-1]):
+            os.chmod(out[-1], 0o644)
+        shutil.copy2(os.path.join(hidden, f), out[-1])
+    return out
 
 
-def batch(lab, folder, out_dir, jobs, total_timeout):
-    """Grade every entry of folder (a sub-folder or an archive per student)."""
+def batch(lab, folder, out_dir, jobs, total_timeout, sandbox_mode='auto', **grade_kw):
+    """Grade every entry of folder (a sub-folder or an archive per student);
+    grade_kw go to every grade() call."""
     entries = sorted(e for e in os.listdir(folder) if not e.startswith('.'))
     if not entries:
         print(f'grade: {folder} holds no submissions', file=sys.stderr)
@@ -248,7 +389,8 @@ def batch(lab, folder, out_dir, jobs, total_timeout):
 
     def one(entry):
         sid = student_id(entry)
-        g = grade(lab, os.path.join(folder, entry), jobs=2, total_timeout=total_timeout)
+        g = grade(lab, os.path.join(folder, entry), jobs=2, total_timeout=total_timeout,
+                  sandbox_mode=sandbox_mode, **grade_kw)
         write_outputs(g, os.path.join(out_dir, sid))
         with lock:
             done[0] += 1
@@ -300,6 +442,10 @@ def parse_args(argv):
     p.add_argument('--timeout', type=float, default=TOTAL_TIMEOUT,
                    help=f'seconds for one whole submission (default {TOTAL_TIMEOUT})')
     p.add_argument('--keep', action='store_true', help='keep the work folder')
+    p.add_argument('--sandbox', choices=('auto', 'require', 'off'), default='auto',
+                   help='auto: bubblewrap, else the fallback (the report says which); '
+                        'require: refuse to grade without bubblewrap (exit 3); '
+                        'off: no sandbox, for trusted code only')
     return p.parse_args(argv)
 
 
@@ -321,14 +467,21 @@ def main(argv):
         print(f'grade: wrote {args.gradescope_bundle}: upload it as the autograder '
               f'of lab {args.lab}')
         return EXIT_FULL
+    if args.sandbox == 'require':
+        try:
+            Sandbox('require')
+        except SandboxError as e:
+            print(f'grade: {e}', file=sys.stderr)
+            return EXIT_GRADER
     if args.submissions:
         if not os.path.isdir(args.submissions):
             print(f'grade: {args.submissions}: not a folder', file=sys.stderr)
             return EXIT_USAGE
         return batch(args.lab, args.submissions, args.out or 'grades-' + args.lab,
-                     args.jobs, args.timeout)
+                     args.jobs, args.timeout, args.sandbox)
     sub = os.path.abspath(args.submission) if args.submission else None
-    g = grade(args.lab, sub, total_timeout=args.timeout, keep=args.keep)
+    g = grade(args.lab, sub, total_timeout=args.timeout, keep=args.keep,
+              sandbox_mode=args.sandbox)
     sys.stdout.write(g.text())
     write_outputs(g, args.out, args.results_json, args.junit)
     return g.exit_status()

@@ -27,13 +27,54 @@ Standard library only.
 import dataclasses
 import re
 
-VERSION_RE = re.compile(r'^(\s*)KTAP version \d+\s*$')
+VERSION_RE = re.compile(r'^(\s*)KTAP version (\d+)\s*$')
 PLAN_RE = re.compile(r'^(\s*)1\.\.(\d+)\s*$')
-RESULT_RE = re.compile(r'^(\s*)(not ok|ok)\s+(\d+)\s*(?:-\s*)?(.*?)\s*$')
+RESULT_RE = re.compile(r'^(\s*)(not ok|ok)\s+(\d+)\s*(-\s*)?(.*?)\s*$')
 SUBTEST_RE = re.compile(r'^(\s*)#\s*Subtest:\s*(\S+)')
 DIAG_RE = re.compile(r'^(\s*)#\s?(.*)$')
 DIRECTIVE_RE = re.compile(r'\s+#\s*(SKIP|TODO)\b\s*(.*)$', re.I)
 SUMMARY_RE = re.compile(r'(\d+) passed, (\d+) failed(?:, (\d+) skipped)?')
+
+
+@dataclasses.dataclass
+class Line:
+    """One line of KTAP as read_line() sees it."""
+    kind: str            # version, plan, result, subtest, diag or other
+    indent: int          # width of its leading white space (tabs as 8)
+    raw: str             # the line as printed, without its end
+    ok: bool = False     # result: `ok` (not `not ok`)
+    number: int = 0      # result: its number; plan: N of 1..N; version: the version
+    name: str = ''       # result: the name before any ` #`; subtest: its name
+    dash: bool = False   # result: written `ok 1 - name`
+    directive: str = ''  # result: SKIP or TODO, upper case, or ''
+    reason: str = ''     # result: the directive's text
+    text: str = ''       # diag: the text after `# `
+
+
+def read_line(raw):
+    """Classify one line of KTAP: the one reader of the format, used by
+    parse() below and by the grader's strict readers (labs/grader/results.py)."""
+    raw = raw.rstrip('\r\n')
+    m = VERSION_RE.match(raw)
+    if m:
+        return Line('version', _width(m.group(1)), raw, number=int(m.group(2)))
+    m = PLAN_RE.match(raw)
+    if m:
+        return Line('plan', _width(m.group(1)), raw, number=int(m.group(2)))
+    m = RESULT_RE.match(raw)
+    if m:
+        rest = m.group(5)
+        d = DIRECTIVE_RE.search(rest)
+        return Line('result', _width(m.group(1)), raw, ok=m.group(2) == 'ok',
+                    number=int(m.group(3)), name=rest.split(' #')[0], dash=bool(m.group(4)),
+                    directive=d.group(1).upper() if d else '', reason=d.group(2) if d else '')
+    m = SUBTEST_RE.match(raw)
+    if m:
+        return Line('subtest', _width(m.group(1)), raw, name=m.group(2))
+    m = DIAG_RE.match(raw)
+    if m:
+        return Line('diag', _width(m.group(1)), raw, text=m.group(2))
+    return Line('other', _width(raw[:len(raw) - len(raw.lstrip())]), raw)
 
 
 @dataclasses.dataclass
@@ -96,14 +137,13 @@ def parse(text):
                               diagnostics=list(diags)))
 
     for raw in text.replace('\r', '').split('\n'):
-        m = VERSION_RE.match(raw)
-        if m:
+        ln = read_line(raw)
+        if ln.kind == 'version':
             found = True
-            ind = _width(m.group(1))
-            while stack and stack[-1].indent >= ind and stack[-1].results == 0 \
+            while stack and stack[-1].indent >= ln.indent and stack[-1].results == 0 \
                     and stack[-1].plan is None:
                 stack.pop()   # a version line with nothing after it: restarted
-            stack.append(_Frame(ind, pending_name if stack else ''))
+            stack.append(_Frame(ln.indent, pending_name if stack else ''))
             pending_name = ''
             continue
         if not stack:
@@ -111,52 +151,44 @@ def parse(text):
             if s:
                 summary = tuple(int(x or 0) for x in s.groups())
             continue
-        m = SUBTEST_RE.match(raw)
-        if m:
+        if ln.kind == 'subtest':
             # "# Subtest: NAME" may follow its level's version line (name
             # that frame) or come before it (name the next frame).
-            ind = _width(m.group(1))
             top = stack[-1]
-            if len(stack) > 1 and top.indent == ind and not top.name:
-                top.name = m.group(2)
+            if len(stack) > 1 and top.indent == ln.indent and not top.name:
+                top.name = ln.name
             else:
-                pending_name = m.group(2)
+                pending_name = ln.name
             continue
-        m = PLAN_RE.match(raw)
-        if m:
-            ind = _width(m.group(1))
+        if ln.kind == 'plan':
             for f in reversed(stack):
-                if f.indent <= ind:
+                if f.indent <= ln.indent:
                     if f.plan is None:
-                        f.plan = int(m.group(2))
+                        f.plan = ln.number
                     break
             continue
-        m = RESULT_RE.match(raw)
-        if m:
-            ind = _width(m.group(1))
+        if ln.kind == 'result':
             closed = None
-            while len(stack) > 1 and stack[-1].indent > ind:
+            while len(stack) > 1 and stack[-1].indent > ln.indent:
                 closed = stack.pop()
                 close(closed)
             frame = stack[-1]
             frame.results += 1
-            name, skipped, reason = m.group(4), False, ''
+            name = RESULT_RE.match(raw).group(5)
             d = DIRECTIVE_RE.search(name)
             if d:
                 name = name[:d.start()]
-                skipped = d.group(1).upper() == 'SKIP'
-                reason = d.group(2)
-            ok = m.group(2) == 'ok'
+            skipped, reason = ln.directive == 'SKIP', ln.reason
             if closed is not None and closed.leaves > 0:
                 # The suite's own verdict: its cases were counted already,
                 # unless it failed with every case passing (a suite-level error).
-                if not ok and all(c.ok for c in cases[-closed.leaves:]):
+                if not ln.ok and all(c.ok for c in cases[-closed.leaves:]):
                     cases.append(Case(path(name) + '.(suite)', False, False,
                                       'suite failed although its cases passed',
                                       list(diags)))
                     frame.leaves += 1
             else:
-                cases.append(Case(path(name), ok, skipped, reason, list(diags)))
+                cases.append(Case(path(name), ln.ok, skipped, reason, list(diags)))
                 for f in stack:
                     f.leaves += 1
             diags = []
@@ -165,15 +197,10 @@ def parse(text):
         if s:
             summary = tuple(int(x or 0) for x in s.groups())
             continue
-        m = DIAG_RE.match(raw)
-        if m and stack:
-            diags.append(m.group(2))
+        if ln.kind == 'diag':
+            diags.append(ln.text)
             if len(diags) > 50:
                 del diags[0]
-            continue
-        s = SUMMARY_RE.search(raw)
-        if s:
-            summary = tuple(int(x or 0) for x in s.groups())
     while stack:
         close(stack.pop())
     return Report(cases=cases, found=found, summary=summary)

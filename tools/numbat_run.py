@@ -427,16 +427,20 @@ def _kill_group(proc):
 
 def run(kernel, topology='1node', mem=None, smp=None, append='', initrd=None,
         dtb=None, timeout=30, gdb_port=None, extra_args=(), watch=None,
-        stop_at_watch=False, on_output=None, workdir=None, output_cap=OUTPUT_CAP):
+        stop_at_watch=False, on_output=None, workdir=None, output_cap=OUTPUT_CAP,
+        wrap=None):
     """Boot `kernel` and return a Result. Never waits past `timeout` seconds:
     QEMU's whole process group is killed then. `watch` is a string whose
     first appearance on the console is timed (Result.watch_seconds); with
     `stop_at_watch` QEMU is stopped right there (status 0). `on_output` gets
     each chunk of console text as it arrives. Console text past
-    `output_cap` bytes stops QEMU (Result.capped). RunError when the run cannot
-    start."""
+    `output_cap` bytes stops QEMU (Result.capped). `wrap`, when given, turns
+    the QEMU command into the one to run (the grader's sandbox puts itself
+    in front). RunError when the run cannot start."""
     cmd = qemu_command(kernel, topology, mem, smp, append, initrd, dtb, gdb_port,
                        extra_args, workdir)
+    if wrap:
+        cmd = wrap(cmd)
     start = time.monotonic()
     if _stopping:
         raise RunError('not starting QEMU: this process was asked to end '

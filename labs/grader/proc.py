@@ -15,10 +15,14 @@ def run_capped(cmd, timeout, cwd=None, cap=OUTPUT_CAP, env=None):
                             stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     buf = bytearray()
     state = {'capped': False}
+    fd = proc.stdout.fileno()
 
     def pump():
         while True:
-            chunk = os.read(proc.stdout.fileno(), 65536)
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:     # closed under us: a process outside the group holds it
+                return
             if not chunk:
                 return
             room = cap - len(buf)
@@ -39,7 +43,8 @@ def run_capped(cmd, timeout, cwd=None, cap=OUTPUT_CAP, env=None):
         kill_group(proc)
         proc.wait()
     reader.join(timeout=5)
-    proc.stdout.close()
+    if not reader.is_alive():
+        proc.stdout.close()     # else a leftover holds the pipe: let the reader end with it
     return proc.returncode, buf.decode('utf-8', 'replace'), timed_out, state['capped']
 
 

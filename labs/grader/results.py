@@ -1,13 +1,25 @@
 """Reading the genuine test runners' output strictly: a host test binary's
 KTAP (tests/host/lib/harness.c) and the kernel's ktest report
 (kernel/ktest.c). Anything out of place is a Structure error, and the
-whole run then scores nothing (docs/labs.md, anti-cheating)."""
+whole run then scores nothing (docs/labs.md, anti-cheating).
+
+The lines themselves are read by tools/ktap.py's read_line(), the one
+reader of the format; what is here are the checks the grader adds on top:
+exact indentation, numbering, order, names, the nonce."""
 
 import re
 
+from ktap import read_line
 
-RESULT_RE = re.compile(r'^(\s*)(not ok|ok)\s+(\d+)\s+(.*?)\s*$')
-DIRECTIVE_RE = re.compile(r'\s+#\s*SKIP\b\s*(.*)$')
+
+def result(line):
+    """The line as a KTAP result, else None."""
+    ln = read_line(line)
+    return ln if ln.kind == 'result' else None
+
+
+def skip_reason(ln):
+    return ln.reason if ln.directive == 'SKIP' else None
 
 
 class Structure(Exception):
@@ -34,19 +46,18 @@ def parse_host(output, expected, seed=None):
     plan = f'1..{len(expected)}'
     results, diags, i, seen_plan = {}, [], 0, False
     for line in lines[start + 1:]:
-        m = RESULT_RE.match(line)
+        m = result(line)
         if line.strip() == plan and not seen_plan:
             seen_plan = True
             continue
         if m:
             if not seen_plan:
                 raise Structure(f'a result before the plan: {line.strip()!r}')
-            if m.group(1) or i >= len(expected) or int(m.group(3)) != i + 1 or \
-                    m.group(4).split(' #')[0] != expected[i]:
+            if m.indent or m.dash or i >= len(expected) or m.number != i + 1 or \
+                    m.name != expected[i]:
                 want = f'ok {i + 1} {expected[i]}' if i < len(expected) else 'no more results'
                 raise Structure(f'expected {want!r}, got {line.strip()!r}')
-            skip = DIRECTIVE_RE.search(m.group(4))
-            results[expected[i]] = (m.group(2) == 'ok', skip.group(1) if skip else None, diags)
+            results[expected[i]] = (m.ok, skip_reason(m), diags)
             diags, i = [], i + 1
         elif line.startswith('    #') or line.startswith('#'):
             diags.append(line.strip())
@@ -77,7 +88,7 @@ def parse_kernel(console, nonce=None):
     nonce_seen = nonce is None
     for line in lines[heads[0] + 1:]:
         s = line.strip()
-        m = RESULT_RE.match(line)
+        m = result(line)
         if nr_suites is None:
             if re.fullmatch(r'1\.\.\d+', line):
                 nr_suites = int(line[3:])
@@ -104,23 +115,24 @@ def parse_kernel(console, nonce=None):
         if pm and suite and case_plan is None:
             case_plan = int(pm.group(1))
             continue
-        if m and len(m.group(1)) == 4 and suite and case_plan is not None:
-            name = m.group(4).split(' #')[0]
+        if m and m.indent == 4 and line.startswith('    ') and not m.dash and suite \
+                and case_plan is not None:
+            name = m.name
             case_no += 1
-            if int(m.group(3)) != case_no or case_no > case_plan:
+            if m.number != case_no or case_no > case_plan:
                 raise Structure(f'in suite {suite}: expected result {case_no} of '
                                 f'{case_plan}, got {s!r}')
             full = f'{suite}.{name}'
             if full in results:
                 raise Structure(f'{full} reported twice')
-            skip = DIRECTIVE_RE.search(m.group(4))
-            ok = m.group(2) == 'ok'
-            counts[0 if ok and not skip else 2 if ok else 1] += 1
-            results[full] = (ok, skip.group(1) if skip else None, diags)
+            skip = skip_reason(m)
+            ok = m.ok
+            counts[0 if ok and skip is None else 2 if ok else 1] += 1
+            results[full] = (ok, skip, diags)
             diags = []
             continue
-        if m and not m.group(1) and suite:
-            if m.group(4).split(' #')[0] != suite or int(m.group(3)) != suites_done + 1 \
+        if m and not m.indent and not m.dash and suite:
+            if m.name != suite or m.number != suites_done + 1 \
                     or case_no != case_plan:
                 raise Structure(f'suite {suite} closed by {s!r} after {case_no} of '
                                 f'{case_plan} results')

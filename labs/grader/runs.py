@@ -9,16 +9,17 @@ import time
 
 import labtool
 import numbat_run
-from grader.proc import OUTPUT_CAP, run_capped
+from grader import sandbox
+from grader.proc import OUTPUT_CAP
 from grader.report import tail
 from grader.results import Structure, parse_host, parse_kernel
 
 INITRD_BYTES = 300 * 1024 + 123
 
 
-def host_expected(binary, filters, timeout):
+def host_expected(ctx, binary, filters, timeout, scratch):
     """The cases the binary will run for these filters, in its order."""
-    status, out, timed_out, _ = run_capped([binary, '--list'], timeout)
+    status, out, timed_out, _ = host_step(ctx, [binary, '--list'], timeout, scratch)
     if status != 0 or timed_out:
         raise Structure(f'{os.path.basename(binary)} --list failed (status {status})')
     names = [l.split(' (')[0] for l in out.split('\n') if l.strip()]
@@ -43,11 +44,12 @@ def run_host_group(ctx, group, results):
         fail_group(group, results, f'the test program {group["binary"]} was not built')
         return
     try:
-        expected = host_expected(binary, cases, min(timeout, 10))
         scratch = tempfile.mkdtemp(prefix='host-', dir=ctx.work)
+        ctx.sandbox.own(scratch)
+        expected = host_expected(ctx, binary, cases, min(timeout, 10), scratch)
         seed = random.SystemRandom().randrange(10**9, 10**10)
-        status, out, timed_out, capped = run_capped([binary] + cases + ['--seed', str(seed)],
-                                                    timeout, cwd=scratch)
+        status, out, timed_out, capped = host_step(
+            ctx, [binary] + cases + ['--seed', str(seed)], timeout, scratch)
         got = parse_host(out, expected, seed)
     except Structure as e:
         fail_group(group, results, structure_message(e, group['binary']))
@@ -60,6 +62,27 @@ def run_host_group(ctx, group, results):
             continue
         settle(r, got.get(t['case']), lambda: f'{group["binary"]} {end} before this case '
                f'finished.\nLast output:\n{tail(out, 25)}')
+
+
+def host_step(ctx, cmd, timeout, scratch):
+    """A host test binary in the sandbox: it sees itself (read-only) and
+    its scratch folder, nothing of the build or the tree."""
+    limits = dict(sandbox.LIMITS_HOST, cpu=int(timeout) + 5)
+    return ctx.sandbox.run(cmd, timeout, ro=[cmd[0]], rw=[scratch], limits=limits,
+                           cwd=scratch, env={'ASAN_OPTIONS': sandbox.ASAN_OPTIONS})
+
+
+def qemu_wrap(ctx, group):
+    """numbat_run's wrap for one boot: QEMU in the sandbox, seeing the
+    files its command names (kernel, initrd, device tree) read-only."""
+    topo = numbat_run.get_topology(group['topology'])
+    mib = numbat_run.parse_size_mib(group['mem']) if group.get('mem') else topo.mem_mib
+    limits = dict(sandbox.qemu_limits(mib), cpu=int(ctx.clamp(group.get('timeout', 30))) * 4 + 5)
+
+    def wrap(cmd):
+        files = [a for a in cmd[1:] if a.startswith('/') and os.path.isfile(a)]
+        return ctx.sandbox.prefix(ro=files, limits=limits) + cmd
+    return wrap
 
 
 def ktest_append(group):
@@ -81,7 +104,7 @@ def run_qemu_group(ctx, group, results):
     try:
         r = numbat_run.run(ctx.kernel, topology=group['topology'], append=append,
                            initrd=initrd, timeout=timeout, workdir=ctx.work,
-                           output_cap=OUTPUT_CAP)
+                           output_cap=OUTPUT_CAP, wrap=qemu_wrap(ctx, group))
         if r.status == 2 and not r.capped:
             # A panic gets one more boot (a race can hit one boot and not the
             # next); the second boot's result counts, and the report says so.
@@ -89,12 +112,15 @@ def run_qemu_group(ctx, group, results):
             nonce, append = ktest_append(group)
             r = numbat_run.run(ctx.kernel, topology=group['topology'], append=append,
                                initrd=initrd, timeout=ctx.clamp(group.get('timeout', 30)),
-                               workdir=ctx.work, output_cap=OUTPUT_CAP)
+                               workdir=ctx.work, output_cap=OUTPUT_CAP,
+                               wrap=qemu_wrap(ctx, group))
             if r.status != 2:
                 r.console = (f'(the first boot panicked; this is the second)\n'
                              f'{boot_story(first)}\n--- second boot ---\n{r.console}')
     except numbat_run.RunError as e:
         raise GraderError(f'cannot boot QEMU: {e}')
+    if 'bwrap: ' in r.qemu_errors and not r.console.strip():
+        raise GraderError(f'cannot start the sandbox for QEMU: {r.qemu_errors.strip()[-300:]}')
     try:
         got, complete, _ = parse_kernel(r.console, nonce)
         if complete:
@@ -155,8 +181,9 @@ class GraderError(Exception):
 
 
 class Context:
-    def __init__(self, work, tree, deadline, run_cap=None):
+    def __init__(self, work, tree, deadline, run_cap=None, box=None):
         self.run_cap = run_cap
+        self.sandbox = box or sandbox.Sandbox('off')
         self.work = work
         self.tree = tree
         self.build = os.path.join(work, 'build')

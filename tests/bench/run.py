@@ -16,7 +16,8 @@
    usually means init_heap_pages() touches the pages, not just page_info.
 3. Grading: `labs/grade.py LAB` on this (reference) tree for every lab,
    end to end (copy, build, every test, report), as a student's `ninja
-   grade` runs it; target 10 s each on 2 cores.
+   grade` runs it, with the sandbox and with --sandbox=off, and their
+   ratio; target 5 s each on 2 cores, the sandbox adding at most 25%.
 4. Every BUILD/bench/* program (e.g. bench_mm, the heap on the host), with
    its own output.
 
@@ -43,7 +44,8 @@ import numbat_run   # noqa: E402
 
 BOOT_TARGETS = {'1node': 0.15, 'big': 0.5}   # seconds to `Numbat ready`
 BUILD_TARGET = 2.0                           # seconds for a clean -j2 kernel build
-GRADE_TARGET = 10.0                          # seconds to grade one lab end to end
+GRADE_TARGET = 5.0                           # seconds to grade one lab end to end
+SANDBOX_COST = 0.25                          # what the sandbox may add to a grading
 READY = 'Numbat ready'
 BASE_READY = 'baseline payload ready'   # what the baseline payload prints
 
@@ -135,28 +137,47 @@ def clean_build(b, release):
     return os.path.join(b, 'numbat.elf')
 
 
+def grade_once(lab, sandbox):
+    """(seconds, score line, exit status) of `labs/grade.py LAB --sandbox=S`."""
+    with tempfile.TemporaryDirectory(prefix='numbat-bench-grade-') as out:
+        t0 = time.monotonic()
+        p = subprocess.run([sys.executable, os.path.join(TOP, 'labs', 'grade.py'), lab,
+                            '--out', out, '--sandbox', sandbox], capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL, timeout=600)
+        secs = time.monotonic() - t0
+    score = [ln for ln in p.stdout.splitlines() if ln.startswith('Score:')]
+    how = [ln.strip() for ln in p.stdout.splitlines() if ln.strip().startswith('Sandbox:')]
+    return secs, (score[-1].split('(')[0].strip() if score else 'no score'), p.returncode, \
+        (how[0] if how else '')
+
+
 def grading_table():
-    """Time labs/grade.py LAB on this tree for every lab; False when a
-    grading could not run or did not give the reference full marks."""
+    """Time labs/grade.py LAB on this tree for every lab, with the sandbox
+    (--sandbox=auto) and without (--sandbox=off), and their ratio; False
+    when a grading could not run or did not give the reference full marks."""
     labs = sorted(os.path.basename(os.path.dirname(j)) for j in
                   glob.glob(os.path.join(TOP, 'labs', '*', 'lab.json')))
     print(f'\nGrading one lab end to end (`labs/grade.py LAB` on this tree: copy, build, '
-          f'every test, report; target {GRADE_TARGET:.0f} s)')
+          f'every test, report; target {GRADE_TARGET:.0f} s with the sandbox, which should '
+          f'cost at most {SANDBOX_COST:.0%})')
+    print(f'  {"lab":8} {"sandbox":>8} {"off":>8} {"ratio":>6}  score              verdict')
     ok = True
+    kinds = set()
     for lab in labs:
-        with tempfile.TemporaryDirectory(prefix='numbat-bench-grade-') as out:
-            t0 = time.monotonic()
-            p = subprocess.run([sys.executable, os.path.join(TOP, 'labs', 'grade.py'), lab,
-                                '--out', out], capture_output=True, text=True,
-                               stdin=subprocess.DEVNULL, timeout=600)
-            secs = time.monotonic() - t0
-        score = [ln for ln in p.stdout.splitlines() if ln.startswith('Score:')]
-        score = score[-1].split('(')[0].strip() if score else 'no score'
-        print(f'  {lab:8} {secs:6.2f} s  {score:18} ' + verdict(secs, GRADE_TARGET))
-        if p.returncode != 0:
-            print(f'           problem: grade.py exited with status {p.returncode} '
-                  '(the reference tree should get full marks)')
-            ok = False
+        on, score, status, how = grade_once(lab, 'auto')
+        off, _, status_off, _ = grade_once(lab, 'off')
+        kinds.add(how)
+        ratio = on / off if off else 0
+        cost = 'sandbox cost met' if ratio <= 1 + SANDBOX_COST else \
+            f'sandbox cost MISSED ({ratio - 1:.0%})'
+        print(f'  {lab:8} {on:6.2f} s {off:6.2f} s {ratio:6.2f}  {score:18} '
+              f'{verdict(on, GRADE_TARGET)}; {cost}')
+        for st, what in ((status, 'with the sandbox'), (status_off, 'with --sandbox=off')):
+            if st != 0:
+                print(f'           problem: grade.py exited with status {st} {what} '
+                      '(the reference tree should get full marks)')
+                ok = False
+    print('  ' + '; '.join(sorted(k for k in kinds if k)))
     return ok
 
 

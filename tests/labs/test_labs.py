@@ -414,14 +414,16 @@ def test_formats_archives_and_batch(t):
     # a tarball of the stub (a student who did nothing), a folder with a bug.
     with zipfile.ZipFile(os.path.join(subs, 'alice.zip'), 'w') as z:
         z.writestr('numbat-alice/mm/buddy.c', reference_file('mm/buddy.c'))
-    repo = submission_with(t, 'bob-repo', {'mm/buddy.c': reference_file('mm/buddy.c')})
+    # Bob committed the stub and finished the lab without committing: what
+    # he uploaded (the working copy) is graded.
+    stub = labtool.stub_text(reference_file('mm/buddy.c'), 'buddy')
+    repo = submission_with(t, 'bob-repo', {'mm/buddy.c': stub})
     for cmd in (['init', '-q'], ['add', '.'],
                 ['-c', 'user.name=b', '-c', 'user.email=b@x', 'commit', '-qm', 'lab']):
         subprocess.run(['git', '-C', repo] + cmd, check=True, capture_output=True)
-    with open(os.path.join(repo, 'mm', 'buddy.c'), 'a') as f:
-        f.write('this uncommitted line would not compile\n')
+    with open(os.path.join(repo, 'mm', 'buddy.c'), 'w') as f:
+        f.write(reference_file('mm/buddy.c'))
     shutil.move(repo, os.path.join(subs, 'bob'))
-    stub = labtool.stub_text(reference_file('mm/buddy.c'), 'buddy')
     carol = submission_with(t, 'carol-src', {'mm/buddy.c': stub})
     with tarfile.open(os.path.join(subs, 'carol.tar.gz'), 'w:gz') as tf:
         tf.add(os.path.join(carol, 'mm'), 'mm')
@@ -434,7 +436,7 @@ def test_formats_archives_and_batch(t):
     if set(book) == {'alice', 'bob', 'carol'}:
         full = book['alice']['max_score']
         t.check(book['alice']['score'] == full, f'alice (zip): {book["alice"]["score"]}/{full}')
-        t.check(book['bob']['score'] == full, f'bob (git HEAD): {book["bob"]["score"]}/{full}')
+        t.check(book['bob']['score'] == full, f'bob (git, working copy): {book["bob"]["score"]}/{full}')
         t.check(book['carol']['score'] == 0, f'carol (the stub): {book["carol"]["score"]}')
     with open(os.path.join(out, 'gradebook.csv')) as f:
         rows = f.read().splitlines()
