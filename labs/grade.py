@@ -43,6 +43,7 @@ import labtool  # noqa: E402
 TOP = labtool.TOP
 sys.path.insert(0, os.path.join(TOP, 'tools'))
 import numbat_run  # noqa: E402
+from grader.apicheck import ApiCheckError, check_lab  # noqa: E402
 from grader.bundle import gradescope_bundle  # noqa: E402,F401
 from grader.proc import run_capped  # noqa: E402
 from grader.report import (EXIT_FULL, EXIT_GRADER, EXIT_PARTIAL, EXIT_USAGE,  # noqa: E402,F401
@@ -169,6 +170,18 @@ def _grade(g, lab, submission, jobs, ctx, trusted):
         g.notes.append(f'BUILD FAILED ({why}); every test scores 0. The compiler says:\n{errs}')
         for r in g.tests:
             r.status, r.output = 'failed', 'the submission did not build (see above)'
+        return
+
+    # The lab's files keep to their API (docs/labs.md), or nothing of theirs runs.
+    try:
+        reasons = check_lab(rubric, ctx.tree, ctx.build)
+    except ApiCheckError as e:
+        raise GraderError(f'the API check cannot run: {e}')
+    if reasons:
+        g.notes.append(f'API CHECK FAILED: every test scores 0; lab files may use only what '
+                       f'labs/{lab}/lab.json "api" lists:\n' + '\n'.join('  ' + r for r in reasons))
+        for r in g.tests:
+            r.status, r.output = 'failed', 'the lab files break their API (see above)'
         return
 
     # Run the groups, in parallel: QEMU boots are single-threaded each.
