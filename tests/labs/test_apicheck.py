@@ -136,13 +136,13 @@ HOSTILE = {
         '    int fd = open("/proc/self/cmdline", 0);\n'
         '    if (read(fd, seen, sizeof seen) > 0)\n'
         '        _exit(0);\n}\n',
-        ['uses the attribute constructor', 'has a .init_array section', 'calls open',
+        ['src:uses the attribute constructor', 'has a .init_array section', 'calls open',
          'calls read', 'calls _exit']),
     # Priority 99 is ASan's: its table may hold only ASan's own constructor.
     'constructor_priority_99': (
         'extern void _exit(int status) __attribute__((noreturn));\n'
         'static void __attribute__((constructor(99))) early(void) { _exit(0); }\n',
-        ['uses the attribute constructor', 'has a .init_array.00099 section']),
+        ['src:uses the attribute constructor', 'has a .init_array.00099 section']),
     'printf_redefined': (
         'int printf(const char *fmt, ...)\n{\n    (void)fmt;\n    return 0;\n}\n',
         ['mm/buddy.c defines printf, which is not one of lab buddy\'s own functions']),
@@ -169,38 +169,38 @@ HOSTILE = {
     'inline_asm': (
         f'{USED} void f(void)\n{{\n    asm volatile("nop");\n}}\n'
         '__asm__(".globl numbat_fake\\nnumbat_fake:\\n");\n',
-        ['uses inline assembly (asm)', 'uses inline assembly (__asm__)',
+        ['src:uses inline assembly (asm)', 'src:uses inline assembly (__asm__)',
          'defines numbat_fake']),
     'init_array_section': (
         'static void early(void) {}\n'
         'static void (*const hook)(void) __attribute__((section(".init_array"), used)) = early;\n',
-        ['uses the attribute section', 'has a .init_array section']),
+        ['src:uses the attribute section', 'has a .init_array section']),
     'named_section': (
         f'{USED} __attribute__((section(".numbat_sneaky"))) int sneaky = 1;\n',
-        ["puts code or data in section '.numbat_sneaky'"]),
+        ['src:uses the attribute section', "puts code or data in section '.numbat_sneaky'"]),
     'std_attribute_constructor': (
         '[[gnu::constructor]] static void early(void) { lab_not_implemented("x"); }\n',
-        ['uses the attribute constructor', '.init_array']),
+        ['src:uses the attribute constructor', '.init_array']),
     'public_helper': (
         'unsigned int helper_order(void)\n{\n    return 3;\n}\n',
         ['defines helper_order, which is not one of lab buddy\'s own functions: make it '
          'static']),
     'frame_address': (
         f'{USED} void **where(void)\n{{\n    return __builtin_frame_address(0);\n}}\n',
-        ['uses __builtin_frame_address']),
+        ['src:uses __builtin_frame_address']),
     'sanitizer_name': (
         'extern void __asan_poison_memory_region(void const volatile *p, unsigned long n);\n'
         f'{USED} void hide(void)\n{{\n    static char b[8];\n'
         '    __asan_poison_memory_region(b, 8);\n}\n',
-        ['names __asan_poison_memory_region', 'calls __asan_poison_memory_region']),
+        ['src:names __asan_poison_memory_region', 'calls __asan_poison_memory_region']),
     'nested_trampoline': (
         f'{USED} int outer(int x)\n{{\n    int inner(int y) {{ return x + y; }}\n'
         '    int (*volatile p)(int) = inner;\n    return p(1);\n}\n',
-        ['an executable stack']),
+        ['host:an executable stack']),
     'kernel_header': (
         '#include "kernel/bootargs.h"\n'
-        f'{USED} int arg(void)\n{{\n    return bootargs.ktest_nonce != 0;\n}}\n',
-        ['includes', 'kernel/bootargs.h: a lab file may include only headers of '
+        f'{USED} int arg(void)\n{{\n    return bootargs.ktest_nonce[0];\n}}\n',
+        ['src:mm/buddy.c includes kernel/bootargs.h: a lab file may include only headers of '
          'include/numbat/ and mm/', 'refers to bootargs']),
 }
 
@@ -261,10 +261,23 @@ def test_honest_solution(t):
 
 
 def test_hostile_objects(t):
+    """Each payload gets its reasons: a phrase marked src: from the source
+    check, host: from the host object, any other from the host object and
+    from the kernel object, each read on its own."""
     stub = stub_files('buddy')['mm/buddy.c']
+    rubric = labtool.load_rubric('buddy', TOP)
+    api = apicheck.lab_api(rubric)
     for name, (code, wanted) in HOSTILE.items():
-        reasons = reasons_for(t, 'buddy', name, {'mm/buddy.c': stub + '\n' + code})
-        expect(t, name, reasons, wanted)
+        tree, build = compiled(t, 'buddy', name, {'mm/buddy.c': stub + '\n' + code})
+        every = apicheck.check_lab(rubric, tree, build)
+        expect(t, name, every, [w.split(':', 1)[1] if w[:4] in ('src:', 'host') else w
+                                for w in wanted])
+        for kind in apicheck.BUILDS:
+            got = apicheck.check_object('mm/buddy.c', kind, api, build)
+            expect(t, f'{name} ({kind} object)', got,
+                   [w.split(':', 1)[1] if w.startswith('host:') else w for w in wanted
+                    if not w.startswith('src:') and (kind == 'host' or
+                                                     not w.startswith('host:'))])
 
 
 def test_hostile_sources(t):
