@@ -255,9 +255,21 @@ def test_references_and_stubs(t):
 
 
 def test_honest_solution(t):
+    """A debug print, static helpers, a struct copy: accepted. So is inline
+    assembly in a header of the tree (trusted) that the file includes,
+    while the same line in the lab file itself is refused."""
     text = open(os.path.join(TOP, 'mm/buddy.c')).read() + HONEST
+    fence = ('static inline void fence(void)\n{\n    __asm__ volatile("" ::: "memory");\n}\n')
     got = reasons_for(t, 'buddy', 'honest', {'mm/buddy.c': text})
     t.check(got == [], 'an honest buddy.c is refused:\n' + '\n'.join(got))
+    with_header = '#include "mm/fence.h"\n' + text + f'{USED} void f(void)\n{{\n    fence();\n}}\n'
+    got = reasons_for(t, 'buddy', 'tree-header', {'mm/fence.h': fence,
+                                                  'mm/buddy.c': with_header})
+    t.check(got == [], 'asm in a header of the tree is refused:\n' + '\n'.join(got))
+    inline = text + fence
+    got = reasons_for(t, 'buddy', 'own-asm', {'mm/buddy.c': inline})
+    line = inline.count('\n', 0, inline.index('__asm__ volatile')) + 1
+    expect(t, 'own-asm', got, [f'mm/buddy.c:{line} uses inline assembly (__asm__)'])
 
 
 def test_hostile_objects(t):
