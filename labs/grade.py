@@ -179,7 +179,8 @@ def _grade(g, lab, submission, jobs, ctx, trusted):
         raise GraderError(f'the API check cannot run: {e}')
     if reasons:
         g.notes.append(f'API CHECK FAILED: every test scores 0; lab files may use only what '
-                       f'labs/{lab}/lab.json "api" lists:\n' + '\n'.join('  ' + r for r in reasons))
+                       f'labs/{lab}/lab.json "api" lists:\n'
+                       + '\n'.join('  ' + r for r in reasons))
         for r in g.tests:
             r.status, r.output = 'failed', 'the lab files break their API (see above)'
         return

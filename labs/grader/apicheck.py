@@ -37,10 +37,10 @@ import fnmatch
 import json
 import os
 import re
-import resource
 import shlex
 import struct
-import subprocess
+
+from grader.proc import run_capped
 
 # --- what the compiler emits on its own (the one place for it) ---------------------------
 
@@ -113,6 +113,7 @@ BUILDS = ('host', 'kernel')
 OBJ_DIRS = {'host': 'host-obj', 'kernel': 'kernel-obj'}
 EXPECTED_MACHINE = {'kernel': 243}          # EM_RISCV; the host's is whatever it is
 CPP_TIMEOUT = 30                            # seconds to preprocess one file
+CPP_MEMORY = 2 << 30                        # bytes of address space for it
 MAX_BYTES = 32 << 20                        # an object or preprocessed file larger is refused
 
 
@@ -459,11 +460,11 @@ def check_object(rel, kind, api, build):
         raise ApiCheckError(f'{rel}: no {kind} object {obj}: build it before the API check')
     try:
         elf = Elf(obj)
-    except ElfError as e:
-        return [f'{rel}: its {kind} object is not an object the compiler makes ({e})']
-    if kind in EXPECTED_MACHINE and elf.machine != EXPECTED_MACHINE[kind]:
-        return [f'{rel}: its {kind} object is for machine {elf.machine}, not RISC-V']
-    return symbol_reasons(rel, kind, api, elf) + section_reasons(rel, kind, elf)
+        if kind in EXPECTED_MACHINE and elf.machine != EXPECTED_MACHINE[kind]:
+            return [f'{rel}: its {kind} object is for machine {elf.machine}, not RISC-V']
+        return symbol_reasons(rel, kind, api, elf) + section_reasons(rel, kind, elf)
+    except (ElfError, struct.error, IndexError, ValueError) as e:
+        return [f'{rel}: its {kind} object is not one the compiler makes ({e})']
 
 
 def symbol_reasons(rel, kind, api, elf):
@@ -624,16 +625,15 @@ class Elf:
 # --- running a tool --------------------------------------------------------------------------
 
 def run_plain(cmd, timeout):
-    """The default run: a subprocess with a time limit and limits on memory
-    and file size; (status, output)."""
-    def limits():
-        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_BYTES * 2, MAX_BYTES * 2))
+    """The default run: run_capped (a time limit, a cap on output, the
+    whole process group gone at the end), with limits on memory, file size
+    and CPU time set by the shell (a preexec function is unsafe in the
+    grader's threads); (status, output)."""
+    limits = (f'ulimit -v {CPP_MEMORY >> 10}; ulimit -f {(2 * MAX_BYTES) >> 10}; '
+              f'ulimit -t {int(timeout) + 1}; exec "$@"')
     try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, timeout=timeout, preexec_fn=limits)
-    except subprocess.TimeoutExpired:
-        return -9, f'timed out after {timeout} s'
+        status, output, timed_out, _ = run_capped(['sh', '-c', limits, 'sh'] + list(cmd),
+                                                  timeout)
     except OSError as e:
         return 127, str(e)
-    return p.returncode, p.stdout.decode('utf-8', 'replace')
+    return (-9, f'timed out after {timeout} s') if timed_out else (status, output)

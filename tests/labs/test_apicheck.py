@@ -224,15 +224,16 @@ HOSTILE_SOURCES = {
 # Harmless code an honest student writes: a debug print, a static helper,
 # a struct copy (memcpy), a file-scope static table.
 HONEST = ('static unsigned int calls;\n'
-          'struct pair { unsigned long a[8]; };\n'
+          'struct pair { unsigned long a[64]; };\n'
           'static struct pair last;\n'
           'static void note(const struct pair *p)\n{\n'
           '    last = *p;\n    calls++;\n'
           '    mm_hook_printk("buddy: %u calls\\n", calls);\n}\n'
-          f'{USED} void debug(void)\n{{\n    struct pair p = {{{{1, 2, 3}}}};\n    note(&p);\n}}\n')
+          f'{USED} void debug(void)\n{{\n    struct pair p = {{{{1, 2, 3}}}};\n'
+          '    note(&p);\n}\n')
 
 
-# --- the tests ----------------------------------------------------------------------------------
+# --- the tests --------------------------------------------------------------------------------
 
 def test_references_and_stubs(t):
     """Every lab's reference (this build's objects) and stub keep to the
