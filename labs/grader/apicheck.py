@@ -183,7 +183,10 @@ def matches(name, globs):
 def compile_commands(build, tree):
     """compile_commands.json of the build: beside build.ninja, which is in
     the build folder (or the tree's top for the default build/)."""
-    for d in (build, tree):
+    places = [build]
+    if os.path.abspath(build) == os.path.join(os.path.abspath(tree), 'build'):
+        places.append(tree)
+    for d in places:
         p = os.path.join(d, 'compile_commands.json')
         if os.path.isfile(p):
             with open(p) as f:
@@ -483,7 +486,11 @@ def symbol_reasons(rel, kind, api, elf):
             if s.type == STT_GNU_IFUNC:
                 reasons.append(f'{rel} defines {s.name} as an indirect function (ifunc), which '
                                'lab files may not')
-            elif s.name not in api.defines and not matches(s.name, COMPILER_DEFINED[kind]):
+            elif s.name in api.defines:
+                if s.type != STT_FUNC:
+                    reasons.append(f'{rel} defines {s.name} as data, not as a function, which '
+                                   'lab files may not')
+            elif not matches(s.name, COMPILER_DEFINED[kind]):
                 reasons.append(f'{rel} defines {s.name}, which is not one of lab {api.lab}\'s '
                                f'own functions: make it static ({api.where} "defines")')
     return reasons

@@ -116,7 +116,8 @@ def expect(t, name, reasons, wanted):
 # --- the payloads ----------------------------------------------------------------------------
 
 USED = 'static __attribute__((used))'
-# name: (code appended to the buddy stub, phrases the reasons must hold)
+# name: (code appended to the buddy stub, phrases the reasons must hold[,
+# code put before the stub])
 HOSTILE = {
     'mprotect_patch': (
         'extern int mprotect(void *addr, unsigned long len, int prot);\n'
@@ -181,6 +182,13 @@ HOSTILE = {
     'std_attribute_constructor': (
         '[[gnu::constructor]] static void early(void) { lab_not_implemented("x"); }\n',
         ['src:uses the attribute constructor', '.init_array']),
+    # Machine code in an array named like a lab function (the kernel runs
+    # with paging off, so a call into .rodata would run it).
+    'function_as_data': (
+        '#undef buddy_alloc\n'
+        'const unsigned char buddy_alloc[] = {0x13, 0, 0, 0, 0x67, 0x80, 0, 0};\n',
+        ['defines buddy_alloc as data, not as a function'],
+        '#define buddy_alloc buddy_alloc_renamed\n'),
     'public_helper': (
         'unsigned int helper_order(void)\n{\n    return 3;\n}\n',
         ['defines helper_order, which is not one of lab buddy\'s own functions: make it '
@@ -280,8 +288,9 @@ def test_hostile_objects(t):
     stub = stub_files('buddy')['mm/buddy.c']
     rubric = labtool.load_rubric('buddy', TOP)
     api = apicheck.lab_api(rubric)
-    for name, (code, wanted) in HOSTILE.items():
-        tree, build = compiled(t, 'buddy', name, {'mm/buddy.c': stub + '\n' + code})
+    for name, (code, wanted, *before) in HOSTILE.items():
+        text = ''.join(before) + stub + '\n' + code
+        tree, build = compiled(t, 'buddy', name, {'mm/buddy.c': text})
         every = apicheck.check_lab(rubric, tree, build)
         expect(t, name, every, [w.split(':', 1)[1] if w[:4] in ('src:', 'host') else w
                                 for w in wanted])
