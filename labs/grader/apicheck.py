@@ -234,9 +234,8 @@ def logical_lines(text):
     i, n = 0, len(text)
     while i < n:
         c = text[i]
-        if c == '\\' and re.match(r'\\[ \t]*\r?\n', text[i:i + 64]):
-            j = text.index('\n', i)
-            i, line = j + 1, line + 1
+        if c == '\\' and SPLICE.match(text, i):
+            i, line = SPLICE.match(text, i).end(), line + 1
             continue
         if c == '\n':
             out.append((start, ''.join(cur), raw))
@@ -252,7 +251,8 @@ def logical_lines(text):
             continue
         if text.startswith('//', i):
             while i < n and text[i] != '\n':
-                i += 2 if text.startswith('\\\n', i) else 1
+                splice = SPLICE.match(text, i)
+                i, line = (splice.end(), line + 1) if splice else (i + 1, line)
             continue
         m = re.match(r'(?:u8|[uUL])?R"', text[i:i + 4])
         if m and not (cur and re.match(r'[A-Za-z0-9_$]', cur[-1][-1:])):
@@ -260,12 +260,14 @@ def logical_lines(text):
             cur.append(' ')
             i += m.end()
             continue
-        if c in '"\'':
+        if c in '"\'':             # to its closing quote, or the end of the line
             j = i + 1
             while j < n and text[j] not in (c, '\n'):
+                line += text.startswith('\\\n', j)
                 j += 2 if text[j] == '\\' else 1
-            cur.append(text[i:j + 1])
-            i = j + 1
+            j = min(j + (j < n and text[j] == c), n)
+            cur.append(text[i:j])
+            i = j
             continue
         cur.append(c)
         i += 1
@@ -273,7 +275,9 @@ def logical_lines(text):
     return out
 
 
+SPLICE = re.compile(r'\\[ \t]*\r?\n')
 DIRECTIVE = re.compile(r'^\s*(?:#|%:)\s*(\w*)(.*)$')
+HAS_INCLUDE = re.compile(r'__has_include(?:_next)?(?:__)?\s*\(\s*([<"][^>"]*[>"])')
 
 
 def raw_source_reasons(rel, text):
@@ -287,8 +291,8 @@ def raw_source_reasons(rel, text):
                            'may not use')
         m = DIRECTIVE.match(l)
         if not m:
-            names = re.findall(r'__has_include(?:_next)?\s*\(\s*([<"][^>"]*[>"])', l)
-        elif m.group(1) in ('include', 'include_next', 'import'):
+            names = HAS_INCLUDE.findall(l)
+        elif m.group(1) in ('include', 'include_next', 'import', 'embed'):
             names = [m.group(2).strip()]
             if not re.fullmatch(r'<[^<>]*>|"[^"]*"', names[0]):
                 reasons.append(f'{rel}:{line} has #{m.group(1)} {names[0]}: name one header in '
@@ -298,7 +302,7 @@ def raw_source_reasons(rel, text):
             reasons.append(f'{rel}:{line} has a #line directive, which lab files may not use')
             continue
         else:
-            names = re.findall(r'__has_include(?:_next)?\s*\(\s*([<"][^>"]*[>"])', l)
+            names = HAS_INCLUDE.findall(l)
         for name in names:
             bad = bad_include(name[1:-1])
             if bad:
