@@ -7,15 +7,17 @@ printf, or, in the kernel, read the boot arguments and power off. The
 grader does not run a submission until its lab files pass this check:
 
   1. the compiled objects, host and RISC-V (BUILD/host-obj/FILE.o and
-     BUILD/kernel-obj/FILE.o, read as ELF here, no tool in between):
+     BUILD/kernel-obj/FILE.o, read by the small ELF reader at the end of
+     this file: its fields are exact, with no tool's text to parse):
      - every undefined symbol is in the lab's "api" ("calls", "data", or
        one of the lab's own "defines", from its other file), or is one
        that the compiler emits on its own (COMPILER_EMITTED, below);
-     - every global or weak symbol it defines is in "defines": a lab file
-       cannot replace printf, malloc or ktest_fail;
-     - every section is one the compiler chooses for ordinary C (SECTIONS,
-       below): no constructor or destructor tables, no named sections, no
-       executable data, no executable stack;
+     - every global or weak symbol it defines is in "defines", and is a
+       function: a lab file cannot replace printf, malloc or ktest_fail;
+     - every section is one the compiler chooses for ordinary C
+       (TEXT_SECTIONS, DATA_SECTIONS, INFO_SECTIONS): no constructor or
+       destructor tables, no named sections, no executable data, no
+       executable stack;
   2. the source, preprocessed with the build's own flags (through `run`,
      since it is the student's file), in the lines that come from the lab
      file itself (headers of the tree are trusted):
