@@ -331,6 +331,20 @@ def test_rubric_without_api(t):
         t.check('labs/buddy/lab.json: no "api"' in str(e), f'unclear message: {e}')
 
 
+def test_preprocessor_output(t):
+    """The preprocessed text must come back whole: a run that cuts it off
+    (a sandbox's output cap) or fails is a reason, never a pass."""
+    rubric = labtool.load_rubric('buddy', TOP)
+
+    def cut(cmd, timeout):
+        status, out = apicheck.run_plain(cmd, timeout)
+        return status, out[:len(out) // 2]
+
+    expect(t, 'cut', apicheck.check_lab(rubric, TOP, t.build, cut), ['was cut off'])
+    expect(t, 'fails', apicheck.check_lab(rubric, TOP, t.build, lambda cmd, timeout: (1, '')),
+           ['mm/buddy.c could not be preprocessed for the host build (status 1)'])
+
+
 def test_grading_rejects(t):
     """The grader runs the check after the build: a stub that redefines
     printf scores 0 with the reason in the report."""
