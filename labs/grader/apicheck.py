@@ -38,6 +38,7 @@ what this does not catch. Standard library only.
 import fnmatch
 import json
 import os
+import random
 import re
 import shlex
 import struct
@@ -116,7 +117,7 @@ OBJ_DIRS = {'host': 'host-obj', 'kernel': 'kernel-obj'}
 EXPECTED_MACHINE = {'kernel': 243}          # EM_RISCV; the host's is whatever it is
 CPP_TIMEOUT = 30                            # seconds to preprocess one file
 CPP_MEMORY = 2 << 30                        # bytes of address space for it
-MAX_BYTES = 32 << 20                        # an object or preprocessed file larger is refused
+MAX_BYTES = 32 << 20                        # an object or source larger is refused
 
 
 class ApiCheckError(Exception):
@@ -137,7 +138,7 @@ def check_lab(rubric, tree, build, run=None):
     commands = compile_commands(build, tree)
     reasons = []
     for rel in rubric['files']:
-        found = check_source(rel, api, tree, build, commands, run)
+        found = check_source(rel, api, tree, commands, run)
         for kind in BUILDS:
             found += check_object(rel, kind, api, build)
         for r in found:             # the host and the kernel build often agree
@@ -207,7 +208,7 @@ def command_for(commands, rel, kind):
 
 # --- the source -----------------------------------------------------------------------------
 
-def check_source(rel, api, tree, build, commands, run):
+def check_source(rel, api, tree, commands, run):
     path = os.path.join(tree, rel)
     with open(path, 'rb') as f:
         text = f.read(MAX_BYTES).decode('utf-8', 'replace')
@@ -216,7 +217,7 @@ def check_source(rel, api, tree, build, commands, run):
         return reasons
     for kind in BUILDS:
         e = command_for(commands, rel, kind)
-        pre, reason = preprocess(e, rel, kind, build, run)
+        pre, reason = preprocess(e, rel, kind, run)
         if reason:
             reasons.append(reason)
             continue
@@ -322,33 +323,22 @@ def bad_include(name):
     return None
 
 
-def preprocess(entry, rel, kind, build, run):
-    """Run the build's compile command with -E (through run); (text, None)
-    or (None, reason)."""
-    argv = shlex.split(entry['command'])
-    argv = [a for a in argv if a != '-c']
-    stem = os.path.splitext(rel)[0]
-    seen_build = entry['output'][:-len(f'{OBJ_DIRS[kind]}/{stem}.o')]
-    out_rel = f'apicheck/{kind}/{stem}.i'
-    os.makedirs(os.path.dirname(os.path.join(build, out_rel)), exist_ok=True)
-    mine = os.path.join(build, out_rel)
-    if os.path.exists(mine):
-        os.remove(mine)
-    status, output = run(argv + ['-E', '-o', seen_build + out_rel], CPP_TIMEOUT)
-    try:
-        if status != 0:
-            last = (output or '').strip().split('\n')[-1][:200]
-            return None, f'{rel} could not be preprocessed for the {kind} build ({last})'
-        with open(mine, 'rb') as f:
-            data = f.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            return None, f'{rel} preprocesses to more than {MAX_BYTES >> 20} MiB'
-        return data.decode('utf-8', 'replace'), None
-    except OSError as e:
-        return None, f'{rel}: the preprocessor left no output for the {kind} build ({e})'
-    finally:
-        if os.path.exists(mine):
-            os.remove(mine)
+def preprocess(entry, rel, kind, run):
+    """Run the build's compile command with -E through run, the text on
+    standard output (a sandbox may keep every folder read-only) and
+    nothing on standard error (no diagnostic mixed into the text); a
+    per-run nonce after it shows that the text came back whole. (text,
+    None) or (None, reason)."""
+    argv = [a for a in shlex.split(entry['command']) if a != '-c'] + ['-E']
+    nonce = random.SystemRandom().randrange(10**15, 10**16)
+    end = f'# apicheck end {nonce}\n'
+    script = f'exec 2>/dev/null; "$@" && echo "{end.strip()}"'
+    status, output = run(['sh', '-c', script, 'sh'] + argv, CPP_TIMEOUT)
+    if status != 0:
+        return None, f'{rel} could not be preprocessed for the {kind} build (status {status})'
+    if not output.endswith(end):
+        return None, f'{rel}: its preprocessed text for the {kind} build was cut off (too long?)'
+    return output[:-len(end)], None
 
 
 TOKEN = re.compile(r'''

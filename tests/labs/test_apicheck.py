@@ -51,24 +51,16 @@ def scratch_tree(t, name):
     return tree
 
 
-def compiled(t, lab, name, files, objects_from=None):
+def compiled(t, lab, name, files):
     """(tree, build) for apicheck.check_lab: a scratch tree with `files`
     ({rel: text}; the lab's other files stay the reference) and a build
     folder holding their host and kernel objects, compiled with the
-    build's own flags. objects_from: compile these texts instead (a
-    source the compiler must never open is checked against the stub's
-    objects)."""
+    build's own flags."""
     tree = scratch_tree(t, name)
     build = os.path.join(t.workdir, name, 'build')
     for rel, text in files.items():
         with open(os.path.join(tree, rel), 'w') as f:
             f.write(text)
-    compile_src = dict(files)
-    if objects_from is not None:
-        compile_src = objects_from
-        for rel, text in objects_from.items():
-            with open(os.path.join(tree, rel + '.objsrc.c'), 'w') as f:
-                f.write(text)
     entries = []
     for rel in labtool.load_rubric(lab, TOP)['files']:
         for kind in apicheck.BUILDS:
@@ -81,10 +73,7 @@ def compiled(t, lab, name, files, objects_from=None):
                 argv.append(os.path.join(tree, rel) if a == e['file'] else a)
             obj = os.path.join(build, apicheck.OBJ_DIRS[kind], os.path.splitext(rel)[0] + '.o')
             os.makedirs(os.path.dirname(obj), exist_ok=True)
-            src = os.path.join(tree, rel + '.objsrc.c') if rel in compile_src and \
-                objects_from is not None else os.path.join(tree, rel)
-            cc = [src if a == os.path.join(tree, rel) else a for a in argv]
-            p = subprocess.run(cc + ['-o', obj], capture_output=True, text=True)
+            p = subprocess.run(argv + ['-o', obj], capture_output=True, text=True)
             t.require(p.returncode == 0, f'{name}: {rel} does not compile for {kind}:\n'
                       + p.stderr[-3000:])
             entries.append(dict(e, directory=tree, file=os.path.join(tree, rel), output=obj,
@@ -303,10 +292,12 @@ def test_hostile_objects(t):
 
 
 def test_hostile_sources(t):
-    """Sources with includes the compiler must never open: the stub's
-    objects beside them, the source alone is refused (and the
-    preprocessor never runs on it)."""
-    stub = stub_files('buddy')
+    """Sources with includes the compiler must never open, checked beside
+    the stub's objects (compiled once): the source alone is refused, and
+    the preprocessor never runs on it."""
+    stub = stub_files('buddy')['mm/buddy.c']
+    tree, build = compiled(t, 'buddy', 'sources', {'mm/buddy.c': stub})
+    rubric = labtool.load_rubric('buddy', TOP)
     for name, (code, wanted) in HOSTILE_SOURCES.items():
         ran = []
 
@@ -314,10 +305,9 @@ def test_hostile_sources(t):
             ran.append(cmd)
             return apicheck.run_plain(cmd, timeout)
 
-        tree, build = compiled(t, 'buddy', name, {'mm/buddy.c': code + stub['mm/buddy.c']},
-                               objects_from=stub)
-        reasons = apicheck.check_lab(labtool.load_rubric('buddy', TOP), tree, build, run)
-        expect(t, name, reasons, wanted)
+        with open(os.path.join(tree, 'mm/buddy.c'), 'w') as f:
+            f.write(code + stub)
+        expect(t, name, apicheck.check_lab(rubric, tree, build, run), wanted)
         t.check(not ran, f'{name}: the preprocessor ran on a source with a refused include')
 
 
