@@ -49,6 +49,7 @@ import labtool  # noqa: E402
 TOP = labtool.TOP
 sys.path.insert(0, os.path.join(TOP, 'tools'))
 import numbat_run  # noqa: E402
+from grader.apicheck import ApiCheckError, check_lab  # noqa: E402
 from grader.bundle import gradescope_bundle  # noqa: E402,F401
 from grader.proc import run_capped  # noqa: E402
 from grader.report import (EXIT_FULL, EXIT_GRADER, EXIT_PARTIAL, EXIT_USAGE,  # noqa: E402,F401
@@ -57,10 +58,6 @@ from grader.results import Structure, parse_host, parse_kernel  # noqa: E402,F40
 from grader.runs import Context, GraderError, run_host_group, run_qemu_group  # noqa: E402
 from grader.sandbox import LIMITS_BUILD, Sandbox, SandboxError, reachable  # noqa: E402
 from grader.unpack import BadSubmission, find_lab_files, unpack  # noqa: E402
-try:
-    from grader import apicheck  # noqa: E402
-except ImportError:     # the API check is not part of this grader yet
-    apicheck = None
 
 BUILD_TIMEOUT = 120          # seconds for configure + ninja
 TOTAL_TIMEOUT = 300          # seconds for one whole submission
@@ -255,19 +252,18 @@ def api_check(g, ctx, rubric):
     a violation scores every test 0, the reason in the report."""
     if not getattr(ctx, 'api', True):
         return True
-    if apicheck is None:
-        g.notes.append('API check: not available in this grader (labs/grader/apicheck.py '
-                       'missing)')
-        return True
 
     def run(cmd, timeout):
         st, out, _, _ = ctx.sandbox.run(cmd, ctx.clamp(timeout, capped=False),
                                         ro=[ctx.tree, ctx.build], limits=LIMITS_BUILD,
                                         cwd=ctx.build)
         return st, out
-    reasons = apicheck.check_lab(rubric, ctx.tree, ctx.build, run)
+    try:
+        reasons = check_lab(rubric, ctx.tree, ctx.build, run)
+    except ApiCheckError as e:          # the rubric or the build, not the student
+        raise GraderError(f'the API check could not run: {e}')
     if reasons:
-        g.notes.append('REJECTED by the API check; every test scores 0:\n'
+        g.notes.append('API CHECK FAILED: every test scores 0:\n'
                        + '\n'.join(f'- {r}' for r in reasons))
         fail_all(g, 'the lab\'s code uses what its API does not allow (see above): '
                  + reasons[0])

@@ -304,7 +304,7 @@ def _bad_trap_loop(t):
         '    asm volatile("csrw stvec, %0" : : "r"(1UL)); /* traps jump to 0 */\n'
         '    *(volatile int *)8 = 0;\n'
         '#endif\n')))
-    g = graded(t, 'buddy', sub)
+    g = graded(t, 'buddy', sub, api=False)    # asm: beneath the API check
     qemu = [r for r in g.tests if r.name.startswith('qemu/')]
     t.check(any(r.score == 0 for r in qemu) and g.score < g.max_score,
             'a trap loop in the kernel loses no QEMU points' + report(g))
@@ -321,7 +321,7 @@ def _bad_floods(t):
         '#else\n'
         '        __builtin_printf("flood flood flood flood flood flood flood\\n");\n'
         '#endif\n')))
-    g = graded(t, 'buddy', sub)
+    g = graded(t, 'buddy', sub, api=False)    # printf: beneath the API check
     t.check(g.score < g.max_score / 2, f'a flooding buddy_alloc scores {g.score}' + report(g))
     t.check('cut off' in g.text(), 'the report does not say the output was cut off' + report(g))
     t.check(len(g.text()) < 200 * 1024, f'the report is {len(g.text())} bytes long')
@@ -343,7 +343,7 @@ def _bad_fake_ktap(t):
     marker = '    lab_not_implemented("buddy");\n'
     stub = stub.replace(marker, hook + marker, 1)
     sub = submission_with(t, 'fake', {'mm/buddy.c': stub})
-    g = graded(t, 'buddy', sub)
+    g = graded(t, 'buddy', sub, api=False)    # printf: beneath the API check
     t.check(g.score == 0, f'fake KTAP results score {g.score}' + report(g))
     t.check('structure' in g.text(), 'the report does not explain the rejected output' + report(g))
 
