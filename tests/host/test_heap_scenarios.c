@@ -84,7 +84,7 @@ TEST(scenario2_boot_allocation_freed_after_end)
 
     sim_boot(&m);
     b = alloc_boot_pages(16, 16);
-    REQUIRE(b == 0x803e0);
+    REQUIRE(b == 0x803e0, "alloc_boot_pages(16, 16) gave 0x%lx, not 0x803e0", b);
     end_boot_allocator();
     before = heap_total_free_pages();
     EXPECT(page_state_is(mfn_to_page(b), PAGE_STATE_UNINITIALISED),

@@ -226,8 +226,8 @@ TEST(buddy_no_merge_across_nodes)
 
     sim_boot_and_end(&m);
     free_heap_pages(0x80000, 9);
-    while (n < 0x200 && (f = alloc_heap_pages(0, 0, 1, ALLOC_EXACT_NODE)) !=
-                            INVALID_MFN) {
+    while (n < 0x200 &&
+           (f = alloc_heap_pages(0, 0, 1, ALLOC_EXACT_NODE)) != INVALID_MFN) {
         if (f >= 0x80200 && f < 0x80400)
             got[n++] = f;
     }

@@ -53,10 +53,9 @@ static const char *list_text(const unsigned int *ids, unsigned int n)
     size_t at = 0;
 
     buf[0] = '\0';
-    for (unsigned int i = 0; i < n && i < MAX_NUMNODES && at < sizeof(buf);
-         i++)
-        at += (size_t)snprintf(buf + at, sizeof(buf) - at, "%s%u",
-                               i ? " " : "", ids[i]);
+    for (unsigned int i = 0; i < n && i < MAX_NUMNODES && at < sizeof(buf); i++)
+        at += (size_t)snprintf(buf + at, sizeof(buf) - at, "%s%u", i ? " " : "",
+                               ids[i]);
     return n ? buf : "(none)";
 }
 
@@ -221,8 +220,7 @@ TEST(numa_carved_frames_bookkeeping)
                "carved frame 0x%lx is %s%s", f, page_state_name(pgc_state(ci)),
                ci & PGC_NODE_META ? "" : " without PGC_NODE_META");
         EXPECT(ci & PGC_EXTRA, "carved frame 0x%lx lost PGC_EXTRA", f);
-        EXPECT(pg->nr_inits == 1 && pg->node == 1 &&
-                   (ci & PGC_COUNT_MASK) == 1,
+        EXPECT(pg->nr_inits == 1 && pg->node == 1 && (ci & PGC_COUNT_MASK) == 1,
                "carved frame 0x%lx: nr_inits %u, node %u, count %lu "
                "(expected 1, 1, 1)",
                f, pg->nr_inits, pg->node, (unsigned long)(ci & PGC_COUNT_MASK));
@@ -364,9 +362,8 @@ TEST(numa_merge_within_node_never_across)
         sim_boot_and_end(&m);
         if (boot == 0)
             free_heap_pages(0x80000, 9);
-        while (n < 0x200 && (f = alloc_heap_pages(0, 0, 1,
-                                                  ALLOC_EXACT_NODE)) !=
-                                INVALID_MFN)
+        while (n < 0x200 &&
+               (f = alloc_heap_pages(0, 0, 1, ALLOC_EXACT_NODE)) != INVALID_MFN)
             if (f >= 0x80200 && f < 0x80400)
                 got[n++] = f;
         REQUIRE(n == 0x200, "boot %u: only %u frames of [0x80200, 0x80400)",
