@@ -2,8 +2,9 @@
  * kernel/ktest_lab_numa.c - suite lab_numa: the numa lab's rules on the
  * real machine, read against the device tree's own account of it
  * (board()): the fallback order from every node follows the distance
- * map, and every node with RAM has its heap, carved from its own frames
- * (or, for a node whose first run was too small, from the pool).
+ * map, every node with RAM has its heap, carved from its own frames
+ * (or, for a node whose first run was too small, from the pool), and an
+ * exact-node block comes from that node.
  */
 #include "../mm/frametable.h"
 #include "../mm/heap.h"
@@ -86,8 +87,34 @@ static void node_heaps_live_on_their_nodes(void)
     EXPECT_EQ(heap_check(), 0);
 }
 
+/*
+ * An exact-node order-9 block from every node with RAM: aligned, all of
+ * it on that node, inuse; freed, the node's count comes back.
+ */
+static void exact_node_blocks_stay_on_their_node(void)
+{
+    for (unsigned int node = 0; node < board()->nr_nodes; node++) {
+        unsigned long before = heap_free_pages_node(node);
+        mfn_t mfn;
+
+        if (!node_has_ram(node))
+            continue;
+        mfn = alloc_heap_pages(9, 0, node, ALLOC_EXACT_NODE);
+        REQUIRE_NE(mfn, INVALID_MFN);
+        EXPECT_TRUE(IS_ALIGNED(mfn, 512));
+        EXPECT_EQ(machine_pa_node(board(), mfn_to_pa(mfn)), node);
+        EXPECT_EQ(machine_pa_node(board(), mfn_to_pa(mfn + 511)), node);
+        EXPECT_EQ(page_state(mfn_to_page(mfn + 511)), PAGE_STATE_INUSE);
+        EXPECT_EQ(heap_free_pages_node(node), before - 512);
+        free_heap_pages(mfn, 9);
+        EXPECT_EQ(heap_free_pages_node(node), before);
+    }
+    EXPECT_EQ(heap_check(), 0);
+}
+
 static const struct ktest_case lab_numa_cases[] = {
     KTEST_CASE(fallback_follows_distance_map),
     KTEST_CASE(node_heaps_live_on_their_nodes),
+    KTEST_CASE(exact_node_blocks_stay_on_their_node),
 };
 KTEST_SUITE(lab_numa, lab_numa_cases);
