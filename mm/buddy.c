@@ -213,11 +213,13 @@ mfn_t buddy_skip_mfn0(mfn_t s, mfn_t e)
 /* LAB buddy: STUB
 unsigned int buddy_largest_order(mfn_t s, mfn_t e)
 {
+    lab_not_implemented("buddy");
     return 0;
 }
 
 mfn_t buddy_skip_mfn0(mfn_t s, mfn_t e)
 {
+    lab_not_implemented("buddy");
     return s;
 }
 */

@@ -64,9 +64,10 @@ static void node_heap_claim_carved(unsigned int node, mfn_t s, mfn_t e)
         uint64_t ci = page_count_info(pg);
 
         if (pgc_state(ci) != PAGE_STATE_UNINITIALISED || (ci & PGC_HOLE))
-            mm_hook_panic("node_heap_create: frame 0x%lx is %s, not an "
-                          "uninitialised RAM frame",
-                          mfn, page_state_name(pgc_state(ci)));
+            mm_hook_panic("init_heap_pages: frame 0x%lx is %s%s, not an "
+                          "uninitialised RAM frame (carving node %u's heap)",
+                          mfn, page_state_name(pgc_state(ci)),
+                          ci & PGC_HOLE ? " (a hole)" : "", node);
         pg->node = (uint8_t)node;
         pg->nr_inits++;
         WRITE_ONCE(pg->count_info,
@@ -80,9 +81,9 @@ mfn_t node_heap_create(unsigned int node, mfn_t s, mfn_t e)
     mfn_t meta = INVALID_MFN;
 
     if (node >= MAX_NUMNODES)
-        mm_hook_panic(
-            "node_heap_create: node %u is not below MAX_NUMNODES (%u)", node,
-            MAX_NUMNODES);
+        mm_hook_panic("init_heap_pages: node %u is not below MAX_NUMNODES "
+                      "(%u)",
+                      node, MAX_NUMNODES);
     ASSERT(node_heaps[node] == NULL && s < e);
     if (e - s >= NODE_HEAP_PAGES) { /* carve the tail */
         meta = e - NODE_HEAP_PAGES;

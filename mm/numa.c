@@ -70,6 +70,7 @@ unsigned int numa_fallback_nodes(unsigned int node,
 
 bool numa_may_merge(unsigned int node, unsigned int buddy_node)
 {
+    lab_not_implemented("numa");
     return false;
 }
 */

@@ -103,6 +103,7 @@ def run_qemu_group(ctx, group, results):
     nonce, append = ktest_append(group)
     try:
         r = numbat_run.run(ctx.kernel, topology=group['topology'], append=append,
+                           mem=group.get('mem'), smp=group.get('smp'),
                            initrd=initrd, timeout=timeout, workdir=ctx.work,
                            output_cap=OUTPUT_CAP, wrap=qemu_wrap(ctx, group))
         if r.status == 2 and not r.capped:
@@ -111,6 +112,7 @@ def run_qemu_group(ctx, group, results):
             first = r
             nonce, append = ktest_append(group)
             r = numbat_run.run(ctx.kernel, topology=group['topology'], append=append,
+                               mem=group.get('mem'), smp=group.get('smp'),
                                initrd=initrd, timeout=ctx.clamp(group.get('timeout', 30)),
                                workdir=ctx.work, output_cap=OUTPUT_CAP,
                                wrap=qemu_wrap(ctx, group))

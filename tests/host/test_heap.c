@@ -191,9 +191,12 @@ TEST(alloc_fallback_nearest_first)
     EXPECT(drain_node(0) > 0, "node 0 had no pages");
     EXPECT_EQ(alloc_heap_pages(0, 0, 0, ALLOC_EXACT_NODE), INVALID_MFN);
     mfn = alloc_heap_pages(0, 0, 0, 0);
+    REQUIRE(mfn != INVALID_MFN, "node 0 is empty and nothing fell back");
     EXPECT_EQ(sim_node_of(mfn), 2);
     drain_node(2);
     mfn = alloc_heap_pages(0, 0, 0, 0);
+    REQUIRE(mfn != INVALID_MFN,
+            "nodes 0 and 2 are empty and nothing fell back");
     EXPECT_EQ(sim_node_of(mfn), 1);
     EXPECT_EQ(heap_check(), 0);
 }
@@ -236,7 +239,10 @@ TEST(memoryless_node)
     EXPECT(!heap_node_exists(1), "a memory-less node got a heap");
     EXPECT_EQ(heap_free_pages_node(1), 0);
     mfn = alloc_heap_pages(2, 0, NUMA_NO_NODE, 0);
-    EXPECT_EQ(sim_node_of(mfn), 0);
+    EXPECT(mfn != INVALID_MFN && sim_node_of(mfn) == 0,
+           "this hart's node 1 has no memory, so the allocation must fall back "
+           "to node 0 (numa_fallback_nodes); it got %s 0x%lx",
+           mfn == INVALID_MFN ? "nothing:" : "frame", mfn);
     EXPECT_EQ(alloc_heap_pages(0, 0, 1, ALLOC_EXACT_NODE), INVALID_MFN);
     EXPECT_EQ(heap_check(), 0);
 }

@@ -50,32 +50,57 @@ TEST(hidden_numa_exact_node_never_falls_back)
 }
 
 /*
- *   node 0: [0x80000 .. 0x80200)  node 1: [0x80200 .. 0x80400), touching
- * The two halves are order-9 buddies. Expect: however node 1's frames are
- * freed, no free block spans the node boundary.
+ *   node 1: [0x7f000 .. 0x7f400)  hole  [0x80000 reserved 0x80400)
+ *   node 0:                             [0x80400 ........ |meta|ft 0x80c00)
+ *
+ * The boot hart is on node 0; 0x80000 (node 1) and 0x80400 (node 0) are
+ * order-10 buddies, and node 1's heap is carved from its first bank, so
+ * node 1's reserved block can be free whole. Node 0's first 1024 frames
+ * are taken one by one and given back in address order; then node 1's
+ * reserved block is freed frame by frame, its last frame first.
+ * Expect: each side merges back into one order-10 block on its own node,
+ * and the two never merge across the node line.
  */
 TEST(hidden_numa_no_merge_across_node_boundary)
 {
     static const struct sim_machine m = {
-        .name = "two touching nodes",
-        .nr_banks = 2,
-        .banks = {{0x80000, 0x80200, 0}, {0x80200, 0x80400, 1}},
+        .name = "two touching nodes at an order-10 buddy line",
+        .nr_banks = 3,
+        .banks = {{0x7f000, 0x7f400, 1},
+                  {0x80000, 0x80400, 1},
+                  {0x80400, 0x80c00, 0}},
+        .nr_reserved = 1,
+        .reserved = {{0x80000, 0x80400}},
     };
-    static mfn_t got[0x200];
+    static mfn_t got[0x400];
     unsigned int n = 0;
     mfn_t f;
 
     sim_boot_and_end(&m);
-    while (n < 0x200 &&
-           (f = alloc_heap_pages(0, 0, 1, ALLOC_EXACT_NODE)) != INVALID_MFN)
-        got[n++] = f;
-    while (n > 0)
-        free_heap_pages(got[--n], 0);
+    REQUIRE(heap_node_exists(0) && heap_node_exists(1),
+            "node heaps after boot: node 0 %s, node 1 %s",
+            heap_node_exists(0) ? "yes" : "none",
+            heap_node_exists(1) ? "yes" : "none");
+    while (n < 0x400 &&
+           (f = alloc_heap_pages(0, 0, 0, ALLOC_EXACT_NODE)) != INVALID_MFN)
+        if (f >= 0x80400 && f < 0x80800)
+            got[n++] = f;
+    REQUIRE(n == 0x400, "only %u frames of [0x80400, 0x80800) allocated", n);
+    for (mfn_t m0 = 0x80400; m0 < 0x80800; m0++)
+        free_heap_pages(m0, 0);
+    for (mfn_t m1 = 0x80400; m1-- > 0x80000;)
+        free_heap_pages(m1, 0);
+    EXPECT(page_state_is(mfn_to_page(0x80400), PAGE_STATE_FREE) &&
+               mfn_to_page(0x80400)->order == 10 &&
+               mfn_to_page(0x80400)->node == 0,
+           "0x80400 heads order %u on node %u, not order 10 on node 0",
+           mfn_to_page(0x80400)->order, mfn_to_page(0x80400)->node);
+    EXPECT(page_state_is(mfn_to_page(0x80000), PAGE_STATE_FREE) &&
+               mfn_to_page(0x80000)->order == 10 &&
+               mfn_to_page(0x80000)->node == 1,
+           "0x80000 heads order %u on node %u, not order 10 on node 1",
+           mfn_to_page(0x80000)->order, mfn_to_page(0x80000)->node);
     EXPECT_EQ(heap_check(), 0);
-    EXPECT(!page_state_is(mfn_to_page(0x80000), PAGE_STATE_FREE) ||
-               mfn_to_page(0x80000)->order <= 9,
-           "a free order-%u block at 0x80000 spans node 1",
-           mfn_to_page(0x80000)->order);
 }
 
 /*
