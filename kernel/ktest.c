@@ -181,12 +181,22 @@ void ktest_list(void)
         printk("%s.%s\n", s->name, s->cases[i].name);
 }
 
-/* Run one case as test number n of its suite; true if it did not fail. */
-static bool run_case(const struct ktest_case *c, unsigned int n)
+/* Run one case as test number n of suite s; true if it did not fail. */
+static bool run_case(const struct ktest_suite *s, const struct ktest_case *c,
+                     unsigned int n)
 {
     memset(&now, 0, sizeof(now));
     printk_set_line_prefix(KTEST_CASE_PREFIX);
     c->run();
+    if (!now.skipped && s->after_each) {
+        int bad = s->after_each();
+
+        if (bad)
+            ktest_fail(__FILE__, __LINE__,
+                       "after %s.%s: the suite's check after every case "
+                       "returned -%s (%d; its lines are above)",
+                       s->name, c->name, errno_name(bad), bad);
+    }
     printk_set_line_prefix(NULL);
     print_repeats();
     if (now.failures) {
@@ -215,7 +225,7 @@ static void run_suite(const struct ktest_suite *s, unsigned int n,
                  cases_selected(s, glob));
     for (unsigned int i = 0; i < s->nr_cases; i++)
         if (case_selected(s, &s->cases[i], glob))
-            ok &= run_case(&s->cases[i], ++number);
+            ok &= run_case(s, &s->cases[i], ++number);
     if (!ok)
         printk_plain("not ok %u %s\n", n, s->name);
     else if (nr_skipped - skipped_before == number)

@@ -48,19 +48,35 @@ struct ktest_suite {
     const char *name;               /* e.g. "mm_boot" */
     const struct ktest_case *cases; /* its cases, in the order they run */
     unsigned int nr_cases;          /* how many */
+    int (*after_each)(void);        /* run after every case that did not
+                                       skip; non-zero fails that case (NULL:
+                                       nothing) */
 };
 
 /* clang-format off */
 #define KTEST_CASE(fn) { .name = #fn, .run = fn }
 /* clang-format on */
 
-#define KTEST_SUITE(sname, case_array)                                         \
+#define KTEST_SUITE_AFTER(sname, case_array, after)                            \
     static const struct ktest_suite ktest_suite_##sname __section(             \
         ".ktest_suites") __used __aligned(8) = {                               \
         .name = #sname,                                                        \
         .cases = case_array,                                                   \
         .nr_cases = ARRAY_SIZE(case_array),                                    \
+        .after_each = after,                                                   \
     }
+#define KTEST_SUITE(sname, case_array) KTEST_SUITE_AFTER(sname, case_array, NULL)
+
+/*
+ * The heap suites' after_each (kernel/ktest_mm_boot.c): heap_check() after
+ * every case, so a case that leaves the heap broken fails where it did
+ * it. It walks every frame, so on a machine of more than
+ * KTEST_HEAP_CHECK_MAX_PAGES frames it runs only where a case asks for it
+ * (about a second per 8 GiB under QEMU); the host tests check every case
+ * of every machine size.
+ */
+#define KTEST_HEAP_CHECK_MAX_PAGES (4UL << 18) /* 4 GiB of 4 KiB frames */
+int ktest_heap_after_case(void);
 
 /* Record a failed check of the running case (the macros call these). */
 void ktest_fail(const char *file, int line, const char *fmt, ...)

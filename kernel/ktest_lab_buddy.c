@@ -123,4 +123,4 @@ static const struct ktest_case lab_buddy_cases[] = {
     KTEST_CASE(zone_21_holds_max_order_blocks),
     KTEST_CASE(max_order_block_split_and_merged),
 };
-KTEST_SUITE(lab_buddy, lab_buddy_cases);
+KTEST_SUITE_AFTER(lab_buddy, lab_buddy_cases, ktest_heap_after_case);

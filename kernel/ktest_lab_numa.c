@@ -117,4 +117,4 @@ static const struct ktest_case lab_numa_cases[] = {
     KTEST_CASE(node_heaps_live_on_their_nodes),
     KTEST_CASE(exact_node_blocks_stay_on_their_node),
 };
-KTEST_SUITE(lab_numa, lab_numa_cases);
+KTEST_SUITE_AFTER(lab_numa, lab_numa_cases, ktest_heap_after_case);

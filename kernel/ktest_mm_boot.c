@@ -18,6 +18,14 @@
 /* A node heap's own structures take a few frames from its first free range. */
 #define NODE_META_PAGES_MAX 16
 
+/* kernel/ktest.h: heap_check() after each case of the heap suites. */
+int ktest_heap_after_case(void)
+{
+    if (frametable_end_mfn - frametable_first_mfn > KTEST_HEAP_CHECK_MAX_PAGES)
+        return 0;
+    return heap_check();
+}
+
 static void heap_check_passes(void)
 {
     EXPECT_EQ(heap_check(), 0);
@@ -154,4 +162,4 @@ static const struct ktest_case mm_boot_cases[] = {
     KTEST_CASE(mfn0_never_handed_out),
     KTEST_CASE(node_run_end_matches_frame_by_frame),
 };
-KTEST_SUITE(mm_boot, mm_boot_cases);
+KTEST_SUITE_AFTER(mm_boot, mm_boot_cases, ktest_heap_after_case);

@@ -48,4 +48,4 @@ static const struct ktest_case mm_initrd_cases[] = {
     KTEST_CASE(initrd_frames_free),
     KTEST_CASE(initrd_frames_merged),
 };
-KTEST_SUITE(mm_initrd, mm_initrd_cases);
+KTEST_SUITE_AFTER(mm_initrd, mm_initrd_cases, ktest_heap_after_case);

@@ -136,4 +136,4 @@ static const struct ktest_case mm_smp_cases[] = {
     KTEST_CASE(harts_know_their_node),
     KTEST_CASE(all_harts_alloc_and_free),
 };
-KTEST_SUITE(mm_smp, mm_smp_cases);
+KTEST_SUITE_AFTER(mm_smp, mm_smp_cases, ktest_heap_after_case);
