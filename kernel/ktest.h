@@ -72,8 +72,8 @@ struct ktest_suite {
  * every case, so a case that leaves the heap broken fails where it did
  * it. It walks every frame, so on a machine of more than
  * KTEST_HEAP_CHECK_MAX_PAGES frames it runs only where a case asks for it
- * (about a second per 8 GiB under QEMU); the host tests check every case
- * of every machine size.
+ * (about a second per 8 GiB under QEMU); the labs' host tests end every
+ * case with it, on simulated machines of up to 8 GiB.
  */
 #define KTEST_HEAP_CHECK_MAX_PAGES (4UL << 18) /* 4 GiB of 4 KiB frames */
 int ktest_heap_after_case(void);
