@@ -92,15 +92,6 @@ static void run_on_rejects_bad_harts(void)
     EXPECT_EQ(smp_run_on(MAX_HARTS, record_whoami, &seen[0]), -ENODEV);
 }
 
-/* The first online hart that is not this one, or MAX_HARTS. */
-static uint32_t another_online_hart(void)
-{
-    for (uint32_t id = 0; id < MAX_HARTS; id++)
-        if (id != smp_hartid() && smp_hart(id)->online)
-            return id;
-    return MAX_HARTS;
-}
-
 /* Work for a hart: say it is gone, give the work slot back, stop. */
 static void stop_self(void *arg)
 {
@@ -129,7 +120,7 @@ static unsigned long bss_sentinel; /* in .bss: a second zeroing clears it */
 
 static void hart_sent_to_start_goes_on(void)
 {
-    uint32_t id = another_online_hart();
+    uint32_t id = smp_another_online_hart();
     struct hart *h;
     unsigned int late_before;
 

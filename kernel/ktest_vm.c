@@ -205,15 +205,6 @@ static void every_hart_uses_the_kernel_map(void)
     EXPECT_EQ(vm_satp >> 60, SATP_MODE_SV39 >> 60);
 }
 
-/* The first online hart that is not this one, or MAX_HARTS. */
-static uint32_t another_online_hart(void)
-{
-    for (uint32_t id = 0; id < MAX_HARTS; id++)
-        if (id != smp_hartid() && smp_hart(id)->online)
-            return id;
-    return MAX_HARTS;
-}
-
 /*
  * Work for a hart: leave the kernel's map (the identity, so nothing
  * moves), say it is gone, give the work slot back, stop. With satp
@@ -233,7 +224,7 @@ static void stop_self(void *arg)
 
 static void hart_sent_to_start_uses_the_kernel_map(void)
 {
-    uint32_t id = another_online_hart();
+    uint32_t id = smp_another_online_hart();
     uint64_t limit = smp_deadline(HSM_WAIT_MS);
     struct hart *h;
 

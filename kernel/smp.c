@@ -112,6 +112,14 @@ unsigned int smp_nr_online(void)
     return nr_online;
 }
 
+uint32_t smp_another_online_hart(void)
+{
+    for (uint32_t id = 0; id < MAX_HARTS; id++)
+        if (id != smp_hartid() && smp_hart(id)->online)
+            return id;
+    return MAX_HARTS;
+}
+
 static uint64_t read_time(void)
 {
     uint64_t t;

@@ -109,6 +109,9 @@ unsigned int smp_start_secondaries(const struct machine *m);
 /* Number of harts online (1 before smp_start_secondaries). */
 unsigned int smp_nr_online(void);
 
+/* The lowest-numbered online hart that is not this one, or MAX_HARTS. */
+uint32_t smp_another_online_hart(void);
+
 /*
  * Give hart `hartid` (online, idle, not the caller) fn(arg) to run.
  * Returns 0, -ENODEV if the hart is not online, -EBUSY if it is working.
