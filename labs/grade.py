@@ -88,13 +88,16 @@ def compiler_errors(output, tree):
 # --- one submission -------------------------------------------------------------------
 
 def grade(lab, submission=None, jobs=None, total_timeout=TOTAL_TIMEOUT, keep=None,
-          trusted=TOP, run_cap=None, slot=None, sandbox_mode='auto', api=True):
+          trusted=TOP, run_cap=None, slot=None, sandbox_mode='auto', api=True,
+          kinds=None):
     """Grade one submission; never raises: a grader failure is recorded in
     the Grade (grader_error). run_cap: at most this many seconds per test
     run. slot: a folder kept between gradings (tree and build), so that the
     next grading rebuilds only what differs - only for trusted code
     (docs/labs.md). sandbox_mode: 'auto', 'require' or 'off' (sandbox.py).
-    api=False skips the API check (the self-tests of the sandbox beneath it)."""
+    api=False skips the API check (the self-tests of the sandbox beneath it).
+    kinds: grade only the rubric's groups of these kinds (e.g. {'host'}:
+    the self-tests' cheap first pass over the mutants)."""
     start = time.monotonic()
     g = Grade(lab, submission or trusted)
     work = tempfile.mkdtemp(prefix=f'numbat-grade-{lab}-')
@@ -106,6 +109,7 @@ def grade(lab, submission=None, jobs=None, total_timeout=TOTAL_TIMEOUT, keep=Non
         ctx = Context(work, os.path.join(work, 'tree'), start + total_timeout, run_cap, box)
         ctx.slot = slot
         ctx.api = api
+        ctx.kinds = kinds
         _grade(g, lab, submission, jobs, ctx, trusted)
     except (GraderError, SandboxError) as e:
         g.grader_error = str(e)
@@ -124,6 +128,8 @@ def grade(lab, submission=None, jobs=None, total_timeout=TOTAL_TIMEOUT, keep=Non
 
 def _grade(g, lab, submission, jobs, ctx, trusted):
     rubric = labtool.load_rubric(lab, trusted)
+    if ctx.kinds:
+        rubric['groups'] = [gr for gr in rubric['groups'] if gr['kind'] in ctx.kinds]
     results = {}
     for group in rubric['groups']:
         for t in group['tests']:
