@@ -263,6 +263,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_in_use(port):
+    """True once something (QEMU's gdb stub) holds the TCP port."""
+    with socket.socket() as s:
+        try:
+            s.bind(('', port))
+        except OSError:
+            return True
+    return False
+
+
 # --- symbolising backtraces ----------------------------------------------------------
 
 FRAME_RE = re.compile(r'^(\s*#(\d+)\s+)(0x[0-9a-fA-F]+)\s*$')

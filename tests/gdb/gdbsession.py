@@ -6,7 +6,6 @@ tests/gdb/test_*.py share."""
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 
@@ -15,16 +14,6 @@ import numbat_run
 GDB_NAMES = ['gdb-multiarch', 'riscv64-elf-gdb', 'riscv64-unknown-elf-gdb']
 TIMEOUT = 60          # seconds for the whole gdb run
 LISTEN_TIMEOUT = 20   # seconds for QEMU to open its gdb port
-
-
-def listening(port):
-    """True once something (QEMU's gdb stub) holds the port."""
-    with socket.socket() as s:
-        try:
-            s.bind(('', port))
-        except OSError:
-            return True
-    return False
 
 
 def find_gdb(t):
@@ -54,9 +43,9 @@ def run(t, gdb_commands, topology='2node', append='', console_path=None):
             console.close()
     try:
         deadline = time.monotonic() + LISTEN_TIMEOUT
-        while not listening(port) and qemu.poll() is None and time.monotonic() < deadline:
+        while not numbat_run.port_in_use(port) and qemu.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        t.require(qemu.poll() is None and listening(port),
+        t.require(qemu.poll() is None and numbat_run.port_in_use(port),
                   f'QEMU is not listening for gdb on port {port}')
         args = [gdb, '--batch', '-nx', '-x', os.path.join(t.top, 'tools', 'gdbinit'),
                 '-ex', f'target remote localhost:{port}']

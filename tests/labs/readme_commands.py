@@ -28,11 +28,14 @@ import dataclasses
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'tools'))
+import numbat_run  # noqa: E402
 
 COMMAND_TIMEOUT = 400      # seconds one command may take (a first build under load)
 PROMPT = 'numbat> '
@@ -157,21 +160,6 @@ class Proc:
         self.p.wait()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('', 0))
-        return s.getsockname()[1]
-
-
-def gdb_port_listening(port):
-    with socket.socket() as s:
-        try:
-            s.bind(('', port))
-        except OSError:
-            return True
-    return False
-
-
 class Session:
     """Runs one README's commands in order in one tree; results are
     (Command, status, output, problem) tuples, problem '' when it passed."""
@@ -180,7 +168,7 @@ class Session:
         self.top, self.handout = top, handout
         # Its own gdb port (configure.py reads NUMBAT_GDB_PORT): the default,
         # one per user, is shared by every tree the same user configures.
-        self.env = dict(os.environ, HOME=home, NUMBAT_GDB_PORT=str(free_port()), **(env or {}))
+        self.env = dict(os.environ, HOME=home, NUMBAT_GDB_PORT=str(numbat_run.free_port()), **(env or {}))
         self.times = []             # (seconds, command) of every command
         self.env.pop('NINJA_STATUS', None)
         self.results = []
@@ -206,7 +194,7 @@ class Session:
             p = Proc(c.text, self.top, self.env)
             if p.wait_for(lambda t: GDB_READY.search(t), COMMAND_TIMEOUT):
                 port = int(GDB_READY.search(p.text).group(1))
-                p.wait_for(lambda t: gdb_port_listening(port), 30)
+                p.wait_for(lambda t: numbat_run.port_in_use(port), 30)
             self.bg = (c, p)
             if p.p.poll() is not None:
                 return self.verdict(c, p.p.returncode, p.text)
