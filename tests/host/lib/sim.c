@@ -6,6 +6,8 @@
  *               thread that takes a lock it holds, or a second node's
  *               lock, panics (docs/mm.md, "Locking"); each lock counts
  *               its takes and its failed tries (sim_lock_stats());
+ *               sim_share_one_lock(true) makes every node use node 0's
+ *               (the kernel's heap_lock=shared), for the benchmark;
  *   printk      "    # mm: ..." lines inside the KTAP output;
  *   panic       longjmp to the test's EXPECT_PANIC, or fail the test case
  *               and print the caller chain that led to it;
@@ -19,6 +21,7 @@
 #define _GNU_SOURCE
 #include "sim.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,9 +61,13 @@ static struct sim_lock {
     int owner;                 /* sim_hart_id() of the holder, 0 = none */
     unsigned long nr_acquired; /* takes (written by the holder only) */
     unsigned long nr_spins;    /* failed tries before them */
+    int nr_waiting;            /* harts spinning on it now */
 } node_lock[MAX_NUMNODES];
 #define HELD_ALL (-1)
 static __thread int held; /* 1 + node of the lock held, 0 none, HELD_ALL */
+static bool one_lock;     /* sim_share_one_lock(): every node uses lock 0 */
+static pthread_t boot_thread; /* the test's own thread (sim_boot's caller) */
+static bool have_boot_thread; /* boot_thread set (by the first sim_boot) */
 static __thread int hart_id;        /* this thread's id, from 1; 0 = unset */
 static int nr_hart_ids;             /* ids handed out so far */
 static __thread int this_node = -1; /* -1: the machine's boot_node */
@@ -81,7 +88,13 @@ static struct sim_lock *lock_of(const char *fn, unsigned int node)
     if (node >= MAX_NUMNODES)
         mm_hook_panic("%s: node %u has no heap lock (node ids are below %u)",
                       fn, node, MAX_NUMNODES);
-    return &node_lock[node];
+    return &node_lock[one_lock ? 0 : node];
+}
+
+/* The locks mm_hook_lock_all() takes: all of them, or the one shared. */
+static unsigned int nr_locks(void)
+{
+    return one_lock ? 1 : MAX_NUMNODES;
 }
 
 /* Like the kernel's spinlock: test-and-set, spin until the holder lets go. */
@@ -90,10 +103,13 @@ static void take(struct sim_lock *l)
     unsigned long spins = 0;
 
     while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
-        spins++;
+        if (spins++ == 0)
+            __atomic_add_fetch(&l->nr_waiting, 1, __ATOMIC_RELAXED);
         while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
             sched_yield();
     }
+    if (spins)
+        __atomic_sub_fetch(&l->nr_waiting, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&l->owner, sim_hart_id(), __ATOMIC_RELAXED);
     l->nr_acquired++;
     l->nr_spins += spins;
@@ -141,7 +157,7 @@ void mm_hook_lock_all(void)
 {
     if (held != 0)
         mm_hook_panic("mm_hook_lock_all: this hart already holds a heap lock");
-    for (unsigned int n = 0; n < MAX_NUMNODES; n++)
+    for (unsigned int n = 0; n < nr_locks(); n++)
         take(&node_lock[n]);
     held = HELD_ALL;
 }
@@ -151,8 +167,30 @@ void mm_hook_unlock_all(void)
     if (held != HELD_ALL)
         mm_hook_panic("mm_hook_unlock_all: this hart does not hold them");
     held = 0;
-    for (unsigned int n = MAX_NUMNODES; n-- > 0;)
+    for (unsigned int n = nr_locks(); n-- > 0;)
         release(&node_lock[n]);
+}
+
+void sim_share_one_lock(bool on)
+{
+    for (unsigned int n = 0; n < MAX_NUMNODES; n++)
+        if (__atomic_load_n(&node_lock[n].locked, __ATOMIC_ACQUIRE))
+            mm_hook_panic("sim_share_one_lock: node %u's heap lock is held: "
+                          "switch only while no hart is in the heap",
+                          n);
+    one_lock = on;
+}
+
+int sim_lock_owner(unsigned int node)
+{
+    return __atomic_load_n(&lock_of("sim_lock_owner", node)->owner,
+                           __ATOMIC_RELAXED);
+}
+
+int sim_lock_waiting(unsigned int node)
+{
+    return __atomic_load_n(&lock_of("sim_lock_waiting", node)->nr_waiting,
+                           __ATOMIC_RELAXED);
 }
 
 void sim_lock_stats(unsigned int node, unsigned long *acquired,
@@ -201,6 +239,12 @@ void mm_hook_panic(const char *fmt, ...)
     vsnprintf(sim_panic_msg, sizeof(sim_panic_msg), fmt, ap);
     va_end(ap);
     sim_release_lock_if_mine();
+    if (have_boot_thread && !pthread_equal(pthread_self(), boot_thread)) {
+        /* A second hart (thread): the case's longjmp is not ours to take. */
+        fprintf(stderr, "PANIC on a second hart (thread): %s\n",
+                sim_panic_msg);
+        abort();
+    }
     if (sim_panic_armed) {
         sim_panic_armed = 0;
         longjmp(sim_panic_env, 1);
@@ -349,8 +393,11 @@ static void sim_boot_memory(void)
 
 void sim_boot(const struct sim_machine *m)
 {
+    boot_thread = pthread_self();
+    have_boot_thread = true;
     sim_check_description(m);
     sim_teardown();
+    one_lock = false;
     machine = *m;
     sim_default_nr_nodes();
     ram_first = m->banks[0].s;

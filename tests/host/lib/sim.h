@@ -80,6 +80,21 @@ void sim_lock_stats(unsigned int node, unsigned long *acquired,
 /* True if this thread holds node `node`'s heap lock (or all of them). */
 bool sim_holds_lock(unsigned int node);
 
+/*
+ * Every node shares one lock (true: node 0's, like the kernel's boot
+ * argument heap_lock=shared) or has its own (false, what sim_boot() sets).
+ * The rules stay the same: a hart still may not take a second node's lock.
+ * In shared mode sim_lock_stats() reports the one lock for every node.
+ * Panics if any heap lock is held: switch only while no hart is in mm/.
+ */
+void sim_share_one_lock(bool on);
+
+/* The sim hart id (from 1) of the thread holding node's lock; 0 if free. */
+int sim_lock_owner(unsigned int node);
+
+/* How many harts (threads) are spinning on node's lock right now. */
+int sim_lock_waiting(unsigned int node);
+
 /* Where frame mfn's bytes are (the simulated RAM). */
 void *sim_frame_va(mfn_t mfn);
 
