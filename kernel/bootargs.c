@@ -14,6 +14,7 @@
 
 #include "bootargs.h"
 #include "crash.h"
+#include "mm_hooks.h"
 #include "monitor.h"
 #include "printk.h"
 
@@ -102,6 +103,7 @@ static int set_initrd(const char *value, bool has_value, const char **why)
 
 static const struct bootarg arguments[] = {
     {"crash", CRASH_ACCEPTED, crash_set},
+    {"heap_lock", HEAP_LOCK_ACCEPTED, heap_lock_set},
     {"initrd",
      "initrd=keep (leave the initrd in use for the monitor's "
      "`release`) or initrd=free (the default)",

@@ -12,13 +12,18 @@
  *                 below its stack turns the overflow into a fault
  *   recurse-hart  the same on another hart (its own stack and guard)
  *   null          load through a NULL pointer: page 0 is not mapped
+ *   two-locks     take node 0's heap lock, then node 1's: no path may hold
+ *                 two node locks (docs/mm.md, "Locking"); debug builds
+ *                 panic naming both nodes
  *
  * Each one must end in a panic (exit status 2); returning from one is a
- * bug in the map, and crash_if_asked() says so in its own panic.
+ * bug in the map (or, for two-locks, in the lock checks), and
+ * crash_if_asked() says so in its own panic.
  */
 #include <numbat/errno.h>
 #include <numbat/string.h>
 
+#include "../mm/hooks.h"
 #include "board.h"
 #include "crash.h"
 #include "ktest.h"
@@ -104,11 +109,23 @@ static void load_null(void)
     (void)*(volatile unsigned long *)(uintptr_t)0;
 }
 
+/* The second mm_hook_lock() panics in debug builds (kernel/mm_hooks.c). */
+static void two_locks(void)
+{
+    mm_hook_lock(0);
+    mm_hook_lock(1);
+    mm_hook_unlock(1); /* a release build: no check, so undo it */
+    mm_hook_unlock(0);
+    panic("crash: two-locks: hart %u held node 0's and node 1's heap locks "
+          "at once and nothing caught it (release builds do not check)",
+          smp_hartid());
+}
+
 static const struct crash_kind kinds[] = {
     {"text-write", text_write}, {"rodata-write", rodata_write},
     {"exec-data", exec_data},   {"exec-ram", exec_ram},
     {"recurse", recurse_here},  {"recurse-hart", recurse_hart},
-    {"null", load_null},
+    {"null", load_null},         {"two-locks", two_locks},
 };
 
 int crash_set(const char *value, bool has_value, const char **why)

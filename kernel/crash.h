@@ -14,7 +14,7 @@
 
 #define CRASH_ACCEPTED                                                         \
     "crash=text-write|rodata-write|exec-data|exec-ram|recurse|recurse-hart|"   \
-    "null (a fault on purpose, for tests)"
+    "null|two-locks (a fault on purpose, for tests)"
 
 /* bootargs.c's setter for crash=KIND: 0, or -EINVAL and *why. */
 int crash_set(const char *value, bool has_value, const char **why);

@@ -6,7 +6,8 @@
  *
  *   the heap locks       one spinlock per node, node_lock[]; debug builds
  *                        remember which one each hart holds, to catch a
- *                        second one
+ *                        second one; heap_lock=shared makes every node
+ *                        use node_lock[0] (for the benchmark)
  *   printk / panic       the kernel's own
  *   pa_to_va             the identity: paging is on, but the kernel's
  *                        page table maps all RAM at its own physical
@@ -19,9 +20,13 @@
  *   this hart's node     the running hart's struct hart (kernel/smp.h)
  *   nodes and distances  the machine's nr_nodes and distance matrix
  */
+#include <numbat/errno.h>
+#include <numbat/string.h>
+
 #include "../mm/hooks.h"
 #include "board.h"
 #include "mm_boot.h"
+#include "mm_hooks.h"
 #include "panic.h"
 #include "printk.h"
 #include "smp.h"
@@ -30,6 +35,8 @@
 static struct spinlock node_lock[MAX_NUMNODES] = {
     [0 ... MAX_NUMNODES - 1] = SPINLOCK_INIT("node heap"),
 };
+
+static bool one_lock; /* heap_lock=shared: every node uses node_lock[0] */
 
 #define HELD_NONE 0u
 #define HELD_ALL UINT32_MAX /* heap_check(): every node's lock */
@@ -44,7 +51,13 @@ static struct spinlock *lock_of(const char *fn, unsigned int node)
     if (node >= MAX_NUMNODES)
         panic("%s: node %u has no heap lock (node ids are below %u)", fn, node,
               MAX_NUMNODES);
-    return &node_lock[node];
+    return &node_lock[one_lock ? 0 : node];
+}
+
+/* The locks mm_hook_lock_all() takes: every node's, or the one shared. */
+static unsigned int nr_locks(void)
+{
+    return one_lock ? 1 : MAX_NUMNODES;
 }
 
 /*
@@ -114,7 +127,7 @@ void mm_hook_lock_all(void)
         panic("mm_hook_lock_all: hart %u already holds a heap lock",
               smp_hartid());
 #endif
-    for (unsigned int n = 0; n < MAX_NUMNODES; n++)
+    for (unsigned int n = 0; n < nr_locks(); n++)
         spin_lock(&node_lock[n]);
     note_held(HELD_ALL);
 }
@@ -122,8 +135,35 @@ void mm_hook_lock_all(void)
 void mm_hook_unlock_all(void)
 {
     note_held(HELD_NONE);
-    for (unsigned int n = MAX_NUMNODES; n-- > 0;)
+    for (unsigned int n = nr_locks(); n-- > 0;)
         spin_unlock(&node_lock[n]);
+}
+
+int heap_lock_set(const char *value, bool has_value, const char **why)
+{
+    bool shared;
+
+    if (has_value && strcmp(value, "shared") == 0)
+        shared = true;
+    else if (has_value && strcmp(value, "node") == 0)
+        shared = false;
+    else {
+        *why = "needs node or shared";
+        return -EINVAL;
+    }
+    for (unsigned int n = 0; n < MAX_NUMNODES; n++)
+        if (node_lock[n].locked) {
+            *why = "a heap lock is held: the locks can change only before "
+                   "the heap is in use";
+            return -EBUSY;
+        }
+    one_lock = shared;
+    return 0;
+}
+
+bool heap_lock_shared(void)
+{
+    return one_lock;
 }
 
 void heap_lock_stats(unsigned int node, uint64_t *acquired, uint64_t *spins)

@@ -110,6 +110,8 @@ static const struct command commands[] = {
     {"test", "PATTERN", "run in-kernel tests matching PATTERN", cmd_test},
     {"dump", "[node N]", "frame states for tools/memmap.py", monitor_cmd_dump},
     {"halt", "", "power off (a script: with its status)", cmd_halt},
+    {"locks", "[bench ORDER HARTS [PAIRS]]", "heap lock contention; bench",
+     monitor_cmd_locks},
 };
 
 static unsigned int cmd_help(int argc, char **argv)
