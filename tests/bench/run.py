@@ -18,8 +18,14 @@
    end to end (copy, build, every test, report), as a student's `ninja
    grade` runs it, with the sandbox and with --sandbox=off, and their
    ratio; target 5 s each on 2 cores, the sandbox adding at most 25%.
-4. Every BUILD/bench/* program (e.g. bench_mm, the heap on the host), with
-   its own output.
+4. Allocation throughput in QEMU: the release kernel on 4 nodes with 8
+   harts runs the monitor's `locks bench ORDER HARTS PAIRS` (order 0 and
+   4; 1, 2, 4 and 8 harts spread over the nodes), once with one heap lock
+   per node and once booted with heap_lock=shared; the table prints pairs
+   per second for both and their ratio. The host's own version is the
+   program bench_locks (item 5).
+5. Every BUILD/bench/* program (e.g. bench_mm, the heap on the host;
+   bench_locks, allocation throughput with threads), with its own output.
 
 Benchmarks report; they never fail because something was slow. The exit
 status is 0 unless a benchmark could not run at all.
@@ -30,6 +36,7 @@ Usage: tests/bench/run.py --build BUILD [--runs N]
 import argparse
 import glob
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -46,6 +53,11 @@ BOOT_TARGETS = {'1node': 0.15, 'big': 0.5}   # seconds to `Numbat ready`
 BUILD_TARGET = 2.0                           # seconds for a clean -j2 kernel build
 GRADE_TARGET = 5.0                           # seconds to grade one lab end to end
 SANDBOX_COST = 0.25                          # what the sandbox may add to a grading
+LOCK_BENCH = dict(topology='4node', smp=8, pairs=4000, orders=(0, 4),
+                  harts=(1, 2, 4, 8))   # the QEMU throughput table
+LOCK_BENCH_RE = re.compile(r'^locks: bench order (\d+), (\d+) harts on (\d+) nodes, \d+ pairs '
+                           r'each, [a-z ]+: (\d+) pairs/s, (\d+\.\d+) spins per acquisition, '
+                           r'(\d+) failed')
 READY = 'Numbat ready'
 BASE_READY = 'baseline payload ready'   # what the baseline payload prints
 
@@ -107,6 +119,61 @@ def boot_table(kernels, runs):
                     print(f'           problem: {p}')
                 p0 = []
     return ok
+
+
+def lock_bench_boot(elf, append):
+    """{(order, harts): (pairs/s, spins per acquisition, nodes)} from one
+    boot running every `locks bench`, and a list of problems."""
+    b = LOCK_BENCH
+    cmds = [f'locks bench {o} {h} {b["pairs"]}' for o in b['orders'] for h in b['harts']]
+    half = len(cmds) // 2   # one monitor="..." value holds at most 127 characters
+    script = ' '.join(f'monitor="{"; ".join(part)}"' for part in (cmds[:half], cmds[half:]))
+    r = numbat_run.run(elf, topology=b['topology'], smp=b['smp'], timeout=300,
+                       append=f'{append} {script}'.strip())
+    got, problems = {}, []
+    for line in r.console.splitlines():
+        m = LOCK_BENCH_RE.match(line.strip())
+        if m:
+            order, harts, nodes, pps, spins, failed = m.groups()
+            got[int(order), int(harts)] = (int(pps), float(spins), int(nodes))
+            if int(failed):
+                problems.append(f'{line.strip()}: allocations failed')
+    if len(got) != len(cmds):
+        problems.append(f'{len(got)} of {len(cmds)} `locks bench` lines: {r.describe()}')
+    return got, problems
+
+
+def lock_bench_table(elf, label):
+    """Allocation throughput in QEMU, node locks against one shared lock."""
+    b = LOCK_BENCH
+    print(f'\nAllocation throughput in QEMU ({label} kernel, {b["topology"]}, {b["smp"]} harts; '
+          f'`locks bench ORDER HARTS {b["pairs"]}`: alloc+free pairs per second of all '
+          f'harts together, harts spread over the nodes; one boot per lock mode)')
+    if not elf:
+        print('  no kernel to run')
+        return False
+    try:
+        per, p1 = lock_bench_boot(elf, '')
+        one, p2 = lock_bench_boot(elf, 'heap_lock=shared')
+    except numbat_run.RunError as e:
+        print(f'  cannot boot: {e}')
+        return False
+    print(f'  {"order":5} {"harts":5} {"nodes":5} {"node locks/s":>13} {"one lock/s":>11} '
+          f'{"ratio":>6} {"spins/acq":>10} {"(one lock)":>10}')
+    for o in b['orders']:
+        for h in b['harts']:
+            a, s = per.get((o, h)), one.get((o, h))
+            if not a or not s:
+                print(f'  {o:<5} {h:<5} not measured')
+                continue
+            ratio = f'{a[0] / s[0]:5.2f}x' if s[0] else '-'
+            print(f'  {o:<5} {h:<5} {a[2]:<5} {a[0]:>13} {s[0]:>11} {ratio:>6} '
+                  f'{a[1]:>10.3f} {s[1]:>10.3f}')
+    for p in p1 + p2:
+        print(f'  problem: {p}')
+    print('  ratio = pairs/s with node locks / with one shared lock (heap_lock=shared), '
+          'measured in this run; QEMU\'s harts share the host\'s CPUs')
+    return not (p1 + p2)
 
 
 def clean_build(b, release):
@@ -222,6 +289,7 @@ def main(argv):
         kernels = ([('release', release, True)] if release else []) + \
                   [('this', own, release is None)]
         ok = boot_table(kernels, args.runs) and release is not None and debug_ok
+        ok &= lock_bench_table(release or own, 'release' if release else 'this')
     ok &= grading_table()
     ok &= host_benches(args.build)
     return 0 if ok else 1
