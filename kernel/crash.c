@@ -125,7 +125,7 @@ static const struct crash_kind kinds[] = {
     {"text-write", text_write}, {"rodata-write", rodata_write},
     {"exec-data", exec_data},   {"exec-ram", exec_ram},
     {"recurse", recurse_here},  {"recurse-hart", recurse_hart},
-    {"null", load_null},         {"two-locks", two_locks},
+    {"null", load_null},        {"two-locks", two_locks},
 };
 
 int crash_set(const char *value, bool has_value, const char **why)

@@ -92,9 +92,9 @@ static void a_fallback_takes_one_node_lock_after_another(void)
         KTEST_SKIP("the boot hart's node is too big to empty (debug builds "
                    "poison every frame allocated)");
     for (int order = MAX_ORDER; order >= 0 && n < 256; order--)
-        while (n < 256 && (got[n] = alloc_heap_pages((unsigned int)order, 0,
-                                                     here, ALLOC_EXACT_NODE)) !=
-                              INVALID_MFN)
+        while (n < 256 &&
+               (got[n] = alloc_heap_pages((unsigned int)order, 0, here,
+                                          ALLOC_EXACT_NODE)) != INVALID_MFN)
             orders[n++] = (unsigned int)order;
     EXPECT_EQ(heap_free_pages_node(here), 0ul);
     snapshot(before);

@@ -22,6 +22,12 @@
  * and after they all finished. With deferred initialisation the suite
  * must first wait until no frame is pending (background workers would
  * otherwise add free pages in between).
+ *
+ * `ktest=*` runs it on every QEMU topology (tests/qemu/test_ktest.py); the
+ * biggest, `big`, has 4 nodes and 8 harts. Everything here is sized by
+ * MAX_HARTS and takes whatever harts are online, so a 64-hart machine
+ * runs it as it is; there STRESS_OPS may want to shrink, since QEMU's
+ * harts share the host's few CPUs.
  */
 #include "../mm/heap.h"
 #include "board.h"

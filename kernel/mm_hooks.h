@@ -16,7 +16,7 @@
 #include <numbat/types.h>
 
 #define HEAP_LOCK_ACCEPTED                                                     \
-    "heap_lock=node (one lock per node heap, the default) or "                \
+    "heap_lock=node (one lock per node heap, the default) or "                 \
     "heap_lock=shared (one lock for every node, for the benchmark)"
 
 /*

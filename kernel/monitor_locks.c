@@ -85,7 +85,8 @@ static unsigned int print_locks(void)
     return EXIT_PASS;
 }
 
-/* ---- locks bench ---------------------------------------------------------- */
+/* ---- locks bench ----------------------------------------------------------
+ */
 
 /* One hart's share of the bench. */
 struct bench_job {

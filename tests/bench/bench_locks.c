@@ -48,11 +48,11 @@ static const struct sim_machine four = {
 };
 
 struct hart {
-    unsigned int node;         /* where it sits */
-    unsigned int order;        /* block size */
-    pthread_barrier_t *start;  /* every hart starts at once */
-    unsigned long failures;    /* allocations that found nothing */
-    double t0, t1;             /* when it started and ended, seconds */
+    unsigned int node;        /* where it sits */
+    unsigned int order;       /* block size */
+    pthread_barrier_t *start; /* every hart starts at once */
+    unsigned long failures;   /* allocations that found nothing */
+    double t0, t1;            /* when it started and ended, seconds */
 };
 
 static double now_s(void)

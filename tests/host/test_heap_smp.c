@@ -251,12 +251,12 @@ static void stress_at_scale(bool one_lock)
     }
     for (unsigned int i = 0; i < STRESS_HARTS; i++) {
         rings[i] = (struct handover){0};
-        h[i] = (struct stress_hart){.id = i,
-                                    .node = i % STRESS_NODES,
-                                    .seed = test_seed() * 31 + i,
-                                    .out = &rings[i],
-                                    .in = &rings[(i + STRESS_HARTS - 1) %
-                                                 STRESS_HARTS]};
+        h[i] = (struct stress_hart){
+            .id = i,
+            .node = i % STRESS_NODES,
+            .seed = test_seed() * 31 + i,
+            .out = &rings[i],
+            .in = &rings[(i + STRESS_HARTS - 1) % STRESS_HARTS]};
     }
     for (unsigned int i = 0; i < STRESS_HARTS; i++)
         REQUIRE(pthread_create(&t[i], NULL, stress_main, &h[i]) == 0,

@@ -123,7 +123,8 @@ TEST(heap_paths_take_their_node_lock)
     EXPECT_PANIC(free_heap_pages(a, 0),
                  "node 1's heap lock taken while this hart holds node 0's");
     mm_hook_lock(0);
-    EXPECT_PANIC(alloc_heap_pages(0, 0, 0, 0), "node 0's heap lock taken twice");
+    EXPECT_PANIC(alloc_heap_pages(0, 0, 0, 0),
+                 "node 0's heap lock taken twice");
 }
 
 /* ---- several harts: who waits for whom ---------------------------------- */
@@ -189,8 +190,8 @@ static bool returns_without_waiting(struct job *j, int waiting)
  * node != held, and spins on a lock if node == held; it returns once the
  * lock is let go.
  */
-static void free_while_holding(unsigned int held, mfn_t mfn,
-                               unsigned int order, unsigned int node)
+static void free_while_holding(unsigned int held, mfn_t mfn, unsigned int order,
+                               unsigned int node)
 {
     struct job j = {.node = held, .mfn = mfn, .order = order};
     bool done;
@@ -202,12 +203,14 @@ static void free_while_holding(unsigned int held, mfn_t mfn,
     mm_hook_unlock(held);
     pthread_join(t, NULL);
     if (node == held)
-        EXPECT(!done, "a free of node %u's block 0x%lx returned while this "
-                      "hart held node %u's lock",
+        EXPECT(!done,
+               "a free of node %u's block 0x%lx returned while this "
+               "hart held node %u's lock",
                node, mfn, held);
     else
-        EXPECT(done, "a free of node %u's block 0x%lx waited for node %u's "
-                     "lock (a free takes its block's node lock only)",
+        EXPECT(done,
+               "a free of node %u's block 0x%lx waited for node %u's "
+               "lock (a free takes its block's node lock only)",
                node, mfn, held);
     EXPECT(page_state_is(mfn_to_page(mfn), PAGE_STATE_FREE),
            "0x%lx is %s after its free", mfn,
@@ -269,8 +272,8 @@ static unsigned int drain_node0(mfn_t *got, unsigned int *orders,
 
     for (int order = MAX_ORDER; order >= 0; order--)
         while (n < max) {
-            got[n] = alloc_heap_pages((unsigned int)order, 0, 0,
-                                      ALLOC_EXACT_NODE);
+            got[n] =
+                alloc_heap_pages((unsigned int)order, 0, 0, ALLOC_EXACT_NODE);
             if (got[n] == INVALID_MFN)
                 break;
             orders[n++] = (unsigned int)order;

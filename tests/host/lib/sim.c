@@ -241,8 +241,7 @@ void mm_hook_panic(const char *fmt, ...)
     sim_release_lock_if_mine();
     if (have_boot_thread && !pthread_equal(pthread_self(), boot_thread)) {
         /* A second hart (thread): the case's longjmp is not ours to take. */
-        fprintf(stderr, "PANIC on a second hart (thread): %s\n",
-                sim_panic_msg);
+        fprintf(stderr, "PANIC on a second hart (thread): %s\n", sim_panic_msg);
         abort();
     }
     if (sim_panic_armed) {
