@@ -50,7 +50,7 @@ CROSS_PREFIXES = ['riscv64-unknown-elf-', 'riscv64-linux-gnu-', 'riscv64-elf-']
 GDB_NAMES = ['gdb-multiarch', 'riscv64-elf-gdb', 'riscv64-unknown-elf-gdb']
 SOURCE_DIRS = ['kernel', 'platform', 'mm', 'lib', 'tests', 'tests/host', 'tests/host/lib',
                'tests/bench', 'tests/fuzz', 'tests/dts']
-TOPOLOGIES = ['1node', '2node', '4node', 'memless', 'cpuless', 'big']
+TOPOLOGIES = ['1node', '2node', '4node', 'memless', 'cpuless', 'big', '8node', 'sg2042']
 
 
 # --- 1. options ---------------------------------------------------------------
@@ -387,7 +387,12 @@ def write_ninja(args, tools, argv):
         name = os.path.splitext(os.path.basename(src))[0]
         w(f'build $builddir/dtb/{name}.dtb: dtc $top/{src}')
         dtbs.append(f'$builddir/dtb/{name}.dtb')
-    w('build host: phony ' + ' '.join(host_tests + benches + fuzzers + dtbs))
+    # dtinfo: the machine the kernel would see in a tree (tools/dtinfo.c).
+    cc('tools/dtinfo.c', '$builddir/host-obj/tools/dtinfo.o', 'hcflags')
+    w('build $builddir/host/dtinfo: hlink $builddir/host-obj/tools/dtinfo.o '
+      '$builddir/libhost.a\n  ldflags = $hldflags')
+    host_tools = ['$builddir/host/dtinfo']
+    w('build host: phony ' + ' '.join(host_tests + benches + fuzzers + dtbs + host_tools))
     w('')
 
     # Run, debug and test targets.
