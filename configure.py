@@ -50,7 +50,8 @@ CROSS_PREFIXES = ['riscv64-unknown-elf-', 'riscv64-linux-gnu-', 'riscv64-elf-']
 GDB_NAMES = ['gdb-multiarch', 'riscv64-elf-gdb', 'riscv64-unknown-elf-gdb']
 SOURCE_DIRS = ['kernel', 'platform', 'mm', 'lib', 'tests', 'tests/host', 'tests/host/lib',
                'tests/bench', 'tests/fuzz', 'tests/dts']
-TOPOLOGIES = ['1node', '2node', '4node', 'memless', 'cpuless', 'big', '8node', 'sg2042']
+TOPOLOGIES = ['1node', '2node', '4node', 'memless', 'cpuless', 'big', '8node', 'sg2042',
+              'nohart0']
 
 
 # --- 1. options ---------------------------------------------------------------

@@ -45,6 +45,8 @@ Topologies (a node is a NUMA node; "harts" are RISC-V CPUs):
     big      16 GiB in 4 nodes, 8 harts (for the benchmarks)
     sg2042   512 MiB in 4 nodes, 64 harts (16 per node), distances 15/25/30:
              the CPU layout of a Sophgo SG2042 (Milk-V Pioneer), MAX_HARTS
+    nohart0  2node's machine with hart 0 "disabled" in the tree, as a board's
+             monitor core is (JH7110, FU740): harts 1-3 (staged, tools/dtbgen.py)
     8node    768 MiB in 8 nodes, 4 harts on nodes 0-3; QEMU 7.2's virt takes at
              most 4 NUMA nodes, so we stage it like cpuless: each of 4 nodes
              gives the top half of its RAM to node N + 4 (tools/dtbgen.py)
@@ -159,6 +161,7 @@ TOPOLOGIES = {
     'cpuless': Topology(256, 4, [0, 1], [0, 1], {(0, 1): 20}, staged='cpuless'),
     'big': Topology(16384, 8, [0, 1, 2, 3], [0, 1, 2, 3], ring(4), aia=True),
     'sg2042': Topology(512, 64, [0, 1, 2, 3], [0, 1, 2, 3], SG2042_DISTANCES, aia=True),
+    'nohart0': Topology(256, 4, [0, 1], [0, 1], {(0, 1): 20}, staged='nohart0'),
     '8node': Topology(768, 4, [0, 1, 2, 3], [0, 1, 2, 3], ring(4), aia=True,
                       staged='8node'),
 }

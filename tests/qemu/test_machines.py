@@ -7,12 +7,18 @@ build/host/dtinfo prints for the very tree QEMU made (dtinfo and the
 kernel share their printing code, platform/machine_print.c; this checks
 that they also read the same machine out of a real QEMU tree).
 
+nohart0: one boot of 2node's machine with hart 0 "disabled" in the tree
+(as the JH7110's and the FU740's monitor core is) running every in-kernel
+suite: no hart table may assume that hart 0 exists, and hart 0 must never
+be started, listed or booted on.
+
 8node: no boot (tests/qemu/test_eightnode.py boots it): dtinfo on the
 staged 8-node tree (tools/dtbgen.py) must print the 8 nodes, their banks,
 harts and distances that the runner describes.
 """
 
 import os
+import re
 import subprocess
 
 import bootcheck
@@ -53,6 +59,15 @@ def test_sg2042(t):
     got, want = tagged(console), tagged(dtinfo(t, qemu_tree(t, 'sg2042')))
     t.check(got == want, 'the boot lines and dtinfo on QEMU\'s tree differ:\n  boot:   '
             + '\n          '.join(got) + '\n  dtinfo: ' + '\n          '.join(want))
+
+
+def test_nohart0(t):
+    run_all(t, 'nohart0')
+    console = t.runs[-1][1].console
+    got = bootcheck.compare(t, console, bootcheck.expected('nohart0'))
+    t.check(got['boot_hart'] != 0, 'booted on hart 0, which the tree disables')
+    t.check(not re.search(r'\bhart 0\b', console.split('Numbat: booting', 1)[-1]),
+            'the kernel mentions hart 0, which the tree disables')
 
 
 def test_8node_dtinfo(t):
