@@ -22,6 +22,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -80,11 +81,18 @@ def parse_args(argv):
                    help='TCP port for `ninja qemu-gdb` (default: $NUMBAT_GDB_PORT if set, '
                         'else one per user)')
     args = p.parse_args(argv)
-    if args.smp is not None and not 1 <= args.smp <= 16:
-        p.error('--smp must be between 1 and 16 (Numbat supports 16 harts)')
+    if args.smp is not None and not 1 <= args.smp <= max_harts():
+        p.error(f'--smp must be between 1 and {max_harts()} (Numbat supports '
+                f'{max_harts()} harts: MAX_HARTS in include/numbat/types.h)')
     if args.mem is not None and not valid_size(args.mem):
         p.error(f'--mem {args.mem!r}: give a size such as 128M or 2G')
     return args
+
+
+def max_harts():
+    """MAX_HARTS, read from include/numbat/types.h (the kernel's own limit)."""
+    with open(os.path.join(TOP, 'include', 'numbat', 'types.h')) as f:
+        return int(re.search(r'#define MAX_HARTS\s+(\d+)', f.read()).group(1))
 
 
 def env_gdb_port():
