@@ -23,11 +23,11 @@
 #include <numbat/format.h>
 
 /* Longest line: a node with every hart ("harts: node 15:" + " 63" each). */
-#define LINE_MAX (24 + 4 * MAX_HARTS)
+#define MACHINE_LINE_MAX (24 + 4 * MAX_HARTS)
 
 _Static_assert(MAX_HARTS <= 1000 && MAX_NUMNODES <= 100,
-               "LINE_MAX allows 3-digit hart ids and 2-digit node ids");
-_Static_assert(LINE_MAX >= 24 + 4 * MAX_NUMNODES,
+               "MACHINE_LINE_MAX allows 3-digit hart ids and 2-digit node ids");
+_Static_assert(MACHINE_LINE_MAX >= 24 + 4 * MAX_NUMNODES,
                "a distance row (3 digits and a space per node) fits too");
 
 uint64_t machine_total_ram(const struct machine *m)
@@ -42,7 +42,7 @@ uint64_t machine_total_ram(const struct machine *m)
 static void print_banks(const struct machine *m, machine_emit_fn emit,
                         void *ctx)
 {
-    char line[LINE_MAX], size[24];
+    char line[MACHINE_LINE_MAX], size[24];
 
     for (unsigned int i = 0; i < m->nr_banks; i++) {
         const struct mem_bank *b = &m->banks[i];
@@ -58,7 +58,7 @@ static void print_banks(const struct machine *m, machine_emit_fn emit,
 static void print_reserved(const struct machine *m, machine_emit_fn emit,
                            void *ctx)
 {
-    char line[LINE_MAX + MACHINE_NAME_LEN], size[24];
+    char line[MACHINE_LINE_MAX + MACHINE_NAME_LEN], size[24];
 
     for (unsigned int i = 0; i < m->nr_reserved; i++) {
         const struct mem_reserved *r = &m->reserved[i];
@@ -77,7 +77,7 @@ static void print_harts(const struct machine *m, machine_emit_fn emit,
                         void *ctx)
 {
     for (unsigned int node = 0; node < m->nr_nodes; node++) {
-        char line[LINE_MAX];
+        char line[MACHINE_LINE_MAX];
         int n = snprintf(line, sizeof(line), "harts: node %u:", node);
         bool any = false;
 
@@ -99,7 +99,7 @@ static void print_distances(const struct machine *m, machine_emit_fn emit,
     if (m->nr_nodes < 2)
         return;
     for (unsigned int a = 0; a < m->nr_nodes; a++) {
-        char line[LINE_MAX];
+        char line[MACHINE_LINE_MAX];
         int n = snprintf(line, sizeof(line), "distance: node %u:", a);
 
         for (unsigned int b = 0; b < m->nr_nodes; b++)
@@ -111,7 +111,7 @@ static void print_distances(const struct machine *m, machine_emit_fn emit,
 
 void machine_print(const struct machine *m, machine_emit_fn emit, void *ctx)
 {
-    char line[LINE_MAX], size[24];
+    char line[MACHINE_LINE_MAX], size[24];
 
     format_size(size, sizeof(size), machine_total_ram(m));
     snprintf(line, sizeof(line), "machine: %u harts, %u nodes, %s RAM in %u banks",
