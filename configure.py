@@ -22,6 +22,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -50,7 +51,8 @@ CROSS_PREFIXES = ['riscv64-unknown-elf-', 'riscv64-linux-gnu-', 'riscv64-elf-']
 GDB_NAMES = ['gdb-multiarch', 'riscv64-elf-gdb', 'riscv64-unknown-elf-gdb']
 SOURCE_DIRS = ['kernel', 'platform', 'mm', 'lib', 'tests', 'tests/host', 'tests/host/lib',
                'tests/bench', 'tests/fuzz', 'tests/dts']
-TOPOLOGIES = ['1node', '2node', '4node', 'memless', 'cpuless', 'big']
+TOPOLOGIES = ['1node', '2node', '4node', 'memless', 'cpuless', 'big', '8node', 'sg2042',
+              'nohart0']
 
 
 # --- 1. options ---------------------------------------------------------------
@@ -79,11 +81,18 @@ def parse_args(argv):
                    help='TCP port for `ninja qemu-gdb` (default: $NUMBAT_GDB_PORT if set, '
                         'else one per user)')
     args = p.parse_args(argv)
-    if args.smp is not None and not 1 <= args.smp <= 16:
-        p.error('--smp must be between 1 and 16 (Numbat supports 16 harts)')
+    if args.smp is not None and not 1 <= args.smp <= max_harts():
+        p.error(f'--smp must be between 1 and {max_harts()} (Numbat supports '
+                f'{max_harts()} harts: MAX_HARTS in include/numbat/types.h)')
     if args.mem is not None and not valid_size(args.mem):
         p.error(f'--mem {args.mem!r}: give a size such as 128M or 2G')
     return args
+
+
+def max_harts():
+    """MAX_HARTS, read from include/numbat/types.h (the kernel's own limit)."""
+    with open(os.path.join(TOP, 'include', 'numbat', 'types.h')) as f:
+        return int(re.search(r'#define MAX_HARTS\s+(\d+)', f.read()).group(1))
 
 
 def env_gdb_port():
@@ -387,7 +396,12 @@ def write_ninja(args, tools, argv):
         name = os.path.splitext(os.path.basename(src))[0]
         w(f'build $builddir/dtb/{name}.dtb: dtc $top/{src}')
         dtbs.append(f'$builddir/dtb/{name}.dtb')
-    w('build host: phony ' + ' '.join(host_tests + benches + fuzzers + dtbs))
+    # dtinfo: the machine the kernel would see in a tree (tools/dtinfo.c).
+    cc('tools/dtinfo.c', '$builddir/host-obj/tools/dtinfo.o', 'hcflags')
+    w('build $builddir/host/dtinfo: hlink $builddir/host-obj/tools/dtinfo.o '
+      '$builddir/libhost.a\n  ldflags = $hldflags')
+    host_tools = ['$builddir/host/dtinfo']
+    w('build host: phony ' + ' '.join(host_tests + benches + fuzzers + dtbs + host_tools))
     w('')
 
     # Run, debug and test targets.

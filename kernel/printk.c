@@ -232,19 +232,6 @@ int snprintf(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
-char *format_size(char *buf, size_t size, uint64_t bytes)
-{
-    if (bytes >= (1ULL << 30) && IS_ALIGNED(bytes, 1ULL << 30))
-        snprintf(buf, size, "%llu GiB", (unsigned long long)(bytes >> 30));
-    else if (bytes >= (1ULL << 20))
-        snprintf(buf, size, "%llu MiB", (unsigned long long)(bytes >> 20));
-    else if (bytes >= (1ULL << 10))
-        snprintf(buf, size, "%llu KiB", (unsigned long long)(bytes >> 10));
-    else
-        snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
-    return buf;
-}
-
 /* ---- the console ---------------------------------------------------- */
 
 static struct spinlock console_lock = SPINLOCK_INIT("console");

@@ -39,12 +39,8 @@ void printk_set_line_prefix(const char *prefix);
 /* printk() without the line prefix: the KTAP lines of the test runner. */
 void printk_plain(const char *fmt, ...) __printf(1, 2);
 
-/*
- * A byte count for people: "N GiB" when it is a whole number of GiB,
- * else "N MiB" from 1 MiB up, "N KiB" from 1 KiB up, else "N bytes"
- * (rounded down). Returns buf.
- */
-char *format_size(char *buf, size_t size, uint64_t bytes);
+/* format_size(): "128 MiB", shared with the host tools (lib/format.c). */
+#include <numbat/format.h>
 
 /* From now on, write to (and read from) the UART the tree named. */
 void console_use_uart(paddr_t base, uint32_t reg_shift);

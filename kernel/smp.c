@@ -13,6 +13,15 @@
  * stay globally off (sstatus.SIE = 0): the IPI only ends the wfi, it never
  * enters the trap vector. wfi may also return for no reason, so the hart
  * always re-checks its work slot.
+ *
+ * The boot hart asks SBI to start every hart the tree lists, then waits
+ * for all of them under one deadline. A hart still not online then is
+ * left out for good: one compare-and-swap on its start_state decides
+ * between "online in time" and "counted out", and a hart counted out
+ * parks instead of running, so smp_nr_online() and the harts' online
+ * flags always agree. Hart ids index the tables directly (ids may be
+ * sparse, as on a board whose hart 0 is a disabled monitor core): the
+ * tables cost MAX_HARTS x 32 KiB of .bss for the stacks, 2 MiB for 64.
  */
 #include <numbat/errno.h>
 
@@ -24,7 +33,11 @@
 #include "smp.h"
 
 #define SIP_SSIP (1UL << 1) /* supervisor software interrupt pending */
-#define HART_START_TIMEOUT_MS 1000
+/*
+ * How long the boot hart waits for all the harts it started, together.
+ * Generous: 64 emulated harts on a busy 2-core host can take seconds.
+ */
+#define HART_START_TIMEOUT_MS 10000
 
 /*
  * Stacks, page aligned so that each guard is a page of its own. entry.S
@@ -148,7 +161,10 @@ bool smp_wait_online(const struct hart *h, unsigned int ms)
     return true;
 }
 
-/* Start one hart; true once it is online. Prints why when it is not. */
+/*
+ * Ask SBI to start one hart; true when SBI took the request. Prints why
+ * when it did not.
+ */
 static bool start_one(const struct machine *m, uint32_t hartid)
 {
     struct hart *h;
@@ -161,6 +177,7 @@ static bool start_one(const struct machine *m, uint32_t hartid)
     }
     h = hart_setup(hartid);
     h->node = machine_hart_node(m, hartid);
+    h->start_state = HART_STARTING;
     __sync_synchronize(); /* the struct is complete before the hart reads it */
     err = sbi_hart_start(hartid, (paddr_t)(uintptr_t)smp_secondary_entry,
                          (unsigned long)h);
@@ -169,18 +186,46 @@ static bool start_one(const struct machine *m, uint32_t hartid)
                hartid, err);
         return false;
     }
-    if (!smp_wait_online(h, HART_START_TIMEOUT_MS)) {
-        printk("smp: hart %u started but did not come online within %u ms\n",
-               hartid, HART_START_TIMEOUT_MS);
-        return false;
-    }
     return true;
 }
 
+/*
+ * Wait until a started hart is online; true when it is. At the deadline
+ * the hart is given up on, unless it is just then coming online: the
+ * two sides race on one compare-and-swap of h->start_state, and a hart
+ * that loses parks for good (smp_secondary_main), so a hart counted out
+ * never turns up later as online.
+ */
+static bool wait_started(struct hart *h, uint64_t deadline)
+{
+    while (!h->online)
+        if (smp_past(deadline) &&
+            __sync_bool_compare_and_swap(&h->start_state, HART_STARTING,
+                                         HART_ABANDONED)) {
+            printk("smp: hart %u started but did not come online within %u "
+                   "ms; left out\n",
+                   h->hartid, HART_START_TIMEOUT_MS);
+            return false;
+        }
+    return true;
+}
+
+/*
+ * Every hart is asked to start first, then all are waited for under one
+ * deadline: they come up in parallel, and a machine of 64 harts under a
+ * loaded emulator does not wait 64 times in a row.
+ */
 unsigned int smp_start_secondaries(const struct machine *m)
 {
+    bool started[MAX_HARTS] = {false};
+    uint64_t deadline;
+
     for (unsigned int i = 0; i < m->nr_harts; i++)
-        if (m->hart_ids[i] != smp_hartid() && start_one(m, m->hart_ids[i]))
+        started[i] = m->hart_ids[i] != smp_hartid() &&
+                     start_one(m, m->hart_ids[i]);
+    deadline = smp_deadline(HART_START_TIMEOUT_MS);
+    for (unsigned int i = 0; i < m->nr_harts; i++)
+        if (started[i] && wait_started(&harts[m->hart_ids[i]], deadline))
             nr_online++;
     printk("smp: %u harts up\n", nr_online);
     return nr_online;
@@ -222,6 +267,11 @@ static void idle_once(struct hart *h)
 
 void smp_secondary_main(struct hart *h)
 {
+    /* Too late: the boot hart has counted us out (wait_started). */
+    if (__sync_val_compare_and_swap(&h->start_state, HART_STARTING,
+                                    HART_RUNNING) == HART_ABANDONED)
+        for (;;)
+            __asm__ volatile("wfi");
     __asm__ volatile("csrs sie, %0" : : "r"(SIP_SSIP)); /* IPIs end wfi */
     __sync_synchronize();
     h->online = true;

@@ -55,7 +55,14 @@ struct hart {
     void *volatile work_arg;        /* its argument */
     unsigned int nr_late_starts;    /* times it came in at _start, not at
                                        smp_secondary_entry (entry.S) */
+    volatile int start_state;       /* HART_*: whether the boot hart still
+                                       waits for it (smp_start_secondaries) */
 };
+
+/* struct hart's start_state: set by the boot hart, then one CAS decides. */
+#define HART_STARTING  1 /* asked to start; the boot hart waits for it */
+#define HART_RUNNING   2 /* it came online in time (or was never waited for) */
+#define HART_ABANDONED 3 /* the wait ran out first: it must park, never run */
 
 /* The running hart's struct (read from tp). */
 static inline struct hart *this_hart(void)

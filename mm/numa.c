@@ -8,7 +8,7 @@
  * distances are broken by node id so that the order is the same on every
  * boot, which makes test output and student traces reproducible.
  *
- * With at most MAX_NUMNODES (8) nodes an insertion sort on every fallback
+ * With at most MAX_NUMNODES (16) nodes an insertion sort on every fallback
  * is cheaper than keeping a sorted table up to date, and it is only run
  * when the local node could not help.
  *

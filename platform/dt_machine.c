@@ -93,8 +93,10 @@ static int read_node_id(struct dt_reader *r, int node, unsigned int *id)
         return fail(r, err, "%s: numa-node-id is not one 32-bit cell", name);
     if (v >= MAX_NUMNODES)
         return fail(r, -ERANGE,
-                    "%s: numa-node-id %u is not below MAX_NUMNODES (%u)", name,
-                    v, MAX_NUMNODES);
+                    "%s: numa-node-id %u is not below MAX_NUMNODES (%u): "
+                    "renumber the tree's nodes from 0, or raise MAX_NUMNODES "
+                    "in include/numbat/types.h",
+                    name, v, MAX_NUMNODES);
     *id = v;
     r->top_node = MAX(r->top_node, v);
     return 0;
@@ -312,7 +314,10 @@ static int read_hart(struct dt_reader *r, int cpu)
     if ((err = fdt_reg(r->fdt, cpu, 0, &hartid, &unused, r->why)))
         return err;
     if (hartid >= MAX_HARTS)
-        return fail(r, -ERANGE, "%s: hart id %lu is not below MAX_HARTS (%u)",
+        return fail(r, -ERANGE,
+                    "%s: hart id %lu is not below MAX_HARTS (%u): raise "
+                    "MAX_HARTS in include/numbat/types.h (32 KiB of stacks "
+                    "per hart)",
                     name, (unsigned long)hartid, MAX_HARTS);
     for (unsigned int i = 0; i < m->nr_harts; i++)
         if (m->hart_ids[i] == hartid)
@@ -376,7 +381,8 @@ static int read_distance_map(struct dt_reader *r)
         if (a >= MAX_NUMNODES || b >= MAX_NUMNODES)
             return fail(r, -ERANGE,
                         "distance-matrix: node %u or %u is not "
-                        "below MAX_NUMNODES (%u)",
+                        "below MAX_NUMNODES (%u): raise MAX_NUMNODES in "
+                        "include/numbat/types.h",
                         a, b, MAX_NUMNODES);
         if (d > 255 || d < DISTANCE_LOCAL || (a == b) != (d == DISTANCE_LOCAL))
             return fail(r, -EBADMSG,

@@ -105,7 +105,7 @@ static uint32_t bounded_strlen(const char *s, uint32_t max)
 
 /* --- fdt_explain: a tiny formatter for one-line reasons ------------------- */
 
-static char explain_buf[160]; /* the last reason fdt_explain() built */
+static char explain_buf[256]; /* the last reason fdt_explain() built */
 
 struct outbuf {
     char *p;   /* next byte to write */

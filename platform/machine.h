@@ -90,4 +90,16 @@ int machine_add_reserved(struct machine *m, paddr_t base, uint64_t size,
 
 const char *reserve_kind_name(enum reserve_kind kind);
 
+/* Bytes of RAM in all banks. */
+uint64_t machine_total_ram(const struct machine *m);
+
+/*
+ * Print the machine as the boot output's `machine:`, `bank:`, `reserved:`,
+ * `harts:` and `distance:` lines (docs/boot-output.md), in that order:
+ * emit(ctx, line) once per line, the line without its newline.
+ * (platform/machine_print.c; the kernel's boot output and dtinfo.)
+ */
+typedef void (*machine_emit_fn)(void *ctx, const char *line);
+void machine_print(const struct machine *m, machine_emit_fn emit, void *ctx);
+
 #endif /* PLATFORM_MACHINE_H */

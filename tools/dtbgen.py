@@ -12,7 +12,8 @@ sockets/nodes should be less than 4"). So we stage them:
   3. rewrite the text: for `cpuless`, the upper half of the last memory
      bank moves to a new node with no harts; for `8node`, the upper half
      of each of the 4 nodes' banks becomes a node of its own (4 to 7, no
-     harts); the distance map grows to match;
+     harts); the distance map grows to match; for `nohart0`, cpu@0's
+     status becomes "disabled";
   4. compile it back with dtc and boot with `-dtb FILE`.
 
 QEMU still adds /chosen/bootargs and the initrd range to a -dtb tree, so
@@ -171,7 +172,20 @@ def eightnode_dts(dts):
     return dts
 
 
-STAGES = {'cpuless': cpuless_dts, '8node': eightnode_dts}
+def nohart0_dts(dts):
+    """Rewrite a dumped tree so that hart 0 is "disabled", as a board's
+    monitor core is (the JH7110's S7): the harts an OS may use are 1 and
+    up. OpenSBI leaves a hart the tree disables stopped, so it never
+    becomes the boot hart either."""
+    start = dts.find('\t\tcpu@0 {\n')
+    end = dts.find('\n\t\t};\n', start)
+    body = dts[start:end]
+    if start < 0 or 'status = "okay";' not in body:
+        raise RuntimeError('the dumped tree has no cpu@0 with status "okay" to disable')
+    return dts[:start] + body.replace('status = "okay";', 'status = "disabled";') + dts[end:]
+
+
+STAGES = {'cpuless': cpuless_dts, '8node': eightnode_dts, 'nohart0': nohart0_dts}
 
 
 def stage(name, qemu, machine_args, workdir):

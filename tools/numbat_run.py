@@ -43,6 +43,10 @@ Topologies (a node is a NUMA node; "harts" are RISC-V CPUs):
              QEMU's own device tree, move half of node 1's RAM to node 2,
              and boot with -dtb (see tools/dtbgen.py)
     big      16 GiB in 4 nodes, 8 harts (for the benchmarks)
+    sg2042   512 MiB in 4 nodes, 64 harts (16 per node), distances 15/25/30:
+             the CPU layout of a Sophgo SG2042 (Milk-V Pioneer), MAX_HARTS
+    nohart0  2node's machine with hart 0 "disabled" in the tree, as a board's
+             monitor core is (JH7110, FU740): harts 1-3 (staged, tools/dtbgen.py)
     8node    768 MiB in 8 nodes, 4 harts on nodes 0-3; QEMU 7.2's virt takes at
              most 4 NUMA nodes, so we stage it like cpuless: each of 4 nodes
              gives the top half of its RAM to node N + 4 (tools/dtbgen.py)
@@ -132,6 +136,22 @@ def ring(n):
             for a in range(n) for b in range(a + 1, n)}
 
 
+# Four nodes on a 2 x 2 grid, as on the SG2042: a neighbour across one
+# link 15 or 25 away, the node diagonally opposite 30.
+SG2042_DISTANCES = {(0, 1): 15, (0, 2): 25, (0, 3): 30, (1, 2): 30, (1, 3): 25,
+                    (2, 3): 15}
+
+
+def kernel_limit(name):
+    """A limit of include/numbat/types.h (MAX_HARTS, MAX_NUMNODES), read from
+    the header itself so that the runner and the kernel never disagree."""
+    with open(os.path.join(TOP, 'include', 'numbat', 'types.h')) as f:
+        m = re.search(rf'#define {name}\s+(\d+)', f.read())
+    if not m:
+        raise RunError(f'include/numbat/types.h defines no {name}')
+    return int(m.group(1))
+
+
 TOPOLOGIES = {
     '1node': Topology(128, 1, [0], [0], {}),
     '2node': Topology(256, 4, [0, 1], [0, 1], {(0, 1): 20}),
@@ -140,6 +160,8 @@ TOPOLOGIES = {
                         {(0, 1): 20, (0, 2): 20, (1, 2): 20}, aia=True),
     'cpuless': Topology(256, 4, [0, 1], [0, 1], {(0, 1): 20}, staged='cpuless'),
     'big': Topology(16384, 8, [0, 1, 2, 3], [0, 1, 2, 3], ring(4), aia=True),
+    'sg2042': Topology(512, 64, [0, 1, 2, 3], [0, 1, 2, 3], SG2042_DISTANCES, aia=True),
+    'nohart0': Topology(256, 4, [0, 1], [0, 1], {(0, 1): 20}, staged='nohart0'),
     '8node': Topology(768, 4, [0, 1, 2, 3], [0, 1, 2, 3], ring(4), aia=True,
                       staged='8node'),
 }
@@ -171,8 +193,10 @@ def machine_args(name, mem=None, smp=None):
     t = get_topology(name)
     mem_mib = parse_size_mib(mem) if mem else t.mem_mib
     harts = t.smp if smp is None else int(smp)
-    if not 1 <= harts <= 16:
-        raise RunError(f'--smp {harts}: Numbat supports 1 to 16 harts')
+    max_harts = kernel_limit('MAX_HARTS')
+    if not 1 <= harts <= max_harts:
+        raise RunError(f'--smp {harts}: Numbat supports 1 to {max_harts} harts '
+                       '(MAX_HARTS in include/numbat/types.h)')
     if harts < len(t.cpu_nodes):
         raise RunError(f'--smp {harts}: topology {name} has {len(t.cpu_nodes)} '
                        f'nodes with harts, so it needs at least that many harts')

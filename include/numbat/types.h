@@ -27,8 +27,20 @@ typedef uint64_t mfn_t;   /* machine frame number: paddr >> PAGE_SHIFT */
 
 #define INVALID_MFN  (~(mfn_t)0)
 #define NUMA_NO_NODE 0xffu /* "no node": not RAM, or a node not yet known */
-#define MAX_NUMNODES 8     /* node ids are 0 .. MAX_NUMNODES - 1 */
-#define MAX_HARTS    16    /* hart ids are 0 .. MAX_HARTS - 1 */
+/*
+ * The size of the largest machine Numbat describes (docs/device-tree.md,
+ * "Limits"). 64 harts is a Sophgo SG2042 (Milk-V Pioneer); 16 nodes is
+ * four times its 4. A tree past either is refused with a message naming
+ * the limit. Both are cheap to raise: a node costs a row and a column of
+ * the distance table and one node heap slot in .bss (mm/node_heap.c), a
+ * hart costs 32 KiB of .bss for its stacks (kernel/smp.h). Node ids must
+ * stay below NUMA_NO_NODE, since a frame records its node in 8 bits.
+ */
+#define MAX_NUMNODES 16    /* node ids are 0 .. MAX_NUMNODES - 1 */
+#define MAX_HARTS    64    /* hart ids are 0 .. MAX_HARTS - 1 */
+
+_Static_assert(MAX_NUMNODES < NUMA_NO_NODE,
+               "struct page_info keeps a node id in 8 bits, 0xff meaning none");
 
 static inline paddr_t mfn_to_pa(mfn_t mfn) { return (paddr_t)mfn << PAGE_SHIFT; }
 static inline mfn_t pa_to_mfn(paddr_t pa) { return pa >> PAGE_SHIFT; }

@@ -1169,12 +1169,14 @@ TEST(reg_not_a_multiple_of_cells)
 }
 
 /*
- * Node and hart ids past the tables: numa-node-id 8 on a bank and on a
- * hart, hart id 16, a hart id twice. Expect each refused, naming it.
+ * Node and hart ids past the tables: numa-node-id MAX_NUMNODES (16) on a
+ * bank and MAX_NUMNODES + 1 on a hart, hart id MAX_HARTS (64), a hart id
+ * twice. Expect each refused, naming the limit and what to do about it.
  */
 TEST(ids_out_of_range)
 {
     struct dtb *b;
+    char want[160];
 
     b = dtb_new();
     b_root(b);
@@ -1182,9 +1184,12 @@ TEST(ids_out_of_range)
     b_cpus(b, 1);
     b_end(b);
     dtb_finish(b, true);
-    expect_rejected(
-        b, -ERANGE,
-        "memory@80000000: numa-node-id 8 is not below MAX_NUMNODES");
+    snprintf(want, sizeof(want),
+             "memory@80000000: numa-node-id %u is not below MAX_NUMNODES "
+             "(%u): renumber the tree's nodes from 0, or raise MAX_NUMNODES "
+             "in include/numbat/types.h",
+             MAX_NUMNODES, MAX_NUMNODES);
+    expect_rejected(b, -ERANGE, want);
     dtb_free(b);
 
     b = dtb_new();
@@ -1196,12 +1201,13 @@ TEST(ids_out_of_range)
     b_begin(b, "cpu@0");
     b_str(b, "device_type", "cpu");
     b_cells(b, "reg", 1, 0);
-    b_cells(b, "numa-node-id", 1, 9);
+    b_cells(b, "numa-node-id", 1, MAX_NUMNODES + 1);
     b_end(b);
     b_end(b);
     b_end(b);
     dtb_finish(b, true);
-    expect_rejected(b, -ERANGE, "cpu@0: numa-node-id 9");
+    snprintf(want, sizeof(want), "cpu@0: numa-node-id %u", MAX_NUMNODES + 1);
+    expect_rejected(b, -ERANGE, want);
     dtb_free(b);
 
     b = dtb_new();
@@ -1210,7 +1216,11 @@ TEST(ids_out_of_range)
     b_cpus(b, MAX_HARTS + 1);
     b_end(b);
     dtb_finish(b, true);
-    expect_rejected(b, -ERANGE, "cpu@16: hart id 16 is not below MAX_HARTS");
+    snprintf(want, sizeof(want),
+             "cpu@%u: hart id %u is not below MAX_HARTS (%u): raise MAX_HARTS "
+             "in include/numbat/types.h",
+             MAX_HARTS, MAX_HARTS, MAX_HARTS);
+    expect_rejected(b, -ERANGE, want);
     dtb_free(b);
 
     b = dtb_new();
@@ -1233,7 +1243,7 @@ TEST(ids_out_of_range)
 }
 
 /*
- * Table limits: 32 banks and 16 harts fit; 33 banks or 33 reservations do
+ * Table limits: 32 banks and MAX_HARTS harts fit; 33 banks or 33 reservations do
  * not (E2BIG / ENOSPC, "more than 32"): never a silent truncation.
  */
 TEST(too_many_banks_and_reservations)
@@ -1396,7 +1406,7 @@ static struct dtb *machine_with_distances(unsigned int n, const uint32_t *cells)
 }
 
 /*
- * Distance maps: a node id of 8, a distance of 5, 300, or 10 between two
+ * Distance maps: a node id of MAX_NUMNODES (16), a distance of 5, 300, or 10 between two
  * different nodes, a local distance of 12, a matrix that is not triplets.
  * Expect each refused. Both directions given differently: both kept.
  */
@@ -1406,8 +1416,8 @@ TEST(bad_distance_map)
     struct machine m;
     const char *why;
 
-    b = machine_with_distances(3, (const uint32_t[]){0, 8, 20});
-    expect_rejected(b, -ERANGE, "node 0 or 8 is not below MAX_NUMNODES");
+    b = machine_with_distances(3, (const uint32_t[]){0, MAX_NUMNODES, 20});
+    expect_rejected(b, -ERANGE, "node 0 or 16 is not below MAX_NUMNODES");
     dtb_free(b);
     b = machine_with_distances(3, (const uint32_t[]){0, 1, 5});
     expect_rejected(b, -EBADMSG, "0 -> 1 = 5");

@@ -58,10 +58,14 @@ def expected(topology, mem_mib=None, smp=None):
         banks = split_banks
         dist = dtbgen.eightnode_distances()
         nodes = dtbgen.EIGHTNODE_NODES
+    if t.staged == 'nohart0':
+        # tools/dtbgen.py disables hart 0: the kernel never sees it.
+        harts = {node: [h for h in ids if h != 0] for node, ids in harts.items()}
+        harts = {node: ids for node, ids in harts.items() if ids}
     matrix = {a: [10 if a == b else dist.get((min(a, b), max(a, b)), 20)
                   for b in range(nodes)] for a in range(nodes)}
     return {'banks': banks, 'harts': harts, 'distance': matrix, 'nodes': nodes,
-            'ram_mib': t.mem_mib, 'nr_harts': t.smp}
+            'ram_mib': t.mem_mib, 'nr_harts': sum(map(len, harts.values()))}
 
 
 def parse(console):

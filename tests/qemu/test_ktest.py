@@ -8,8 +8,8 @@ import os
 import bootcheck
 
 
-def run_all(t, topology, **kw):
-    r = t.boot(topology=topology, append='ktest=*', timeout=120, **kw)
+def run_all(t, topology, timeout=120, **kw):
+    r = t.boot(topology=topology, append='ktest=*', timeout=timeout, **kw)
     report = t.ktap(r, prefix=f'{topology}{"+initrd" if kw else ""}/')
     t.check(r.status == 0, f'ktest=* on {topology}: {r.describe()}')
     t.check(report.complete, f'ktest=* on {topology}: KTAP report incomplete '
