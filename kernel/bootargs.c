@@ -14,6 +14,7 @@
 
 #include "bootargs.h"
 #include "crash.h"
+#include "mm_boot.h"
 #include "monitor.h"
 #include "printk.h"
 
@@ -102,6 +103,11 @@ static int set_initrd(const char *value, bool has_value, const char **why)
 
 static const struct bootarg arguments[] = {
     {"crash", CRASH_ACCEPTED, crash_set},
+    {"deferred_init",
+     "deferred_init=on (the default), off (hand all memory to the heap at "
+     "boot), one (one hart hands it over) or hold (only on demand and at "
+     "`settle`)",
+     mm_boot_set_deferred},
     {"initrd",
      "initrd=keep (leave the initrd in use for the monitor's "
      "`release`) or initrd=free (the default)",

@@ -74,6 +74,7 @@ void kernel_main(uint32_t hartid, paddr_t dtb_pa)
     mm_boot_init();                    /* boot allocator, frame table */
     mm_boot_end();                     /* the heap takes every free frame */
     mm_boot_print_heap();              /* heap: per node and zone */
+    mm_boot_start_deferred();          /* other harts hand over the rest */
     initrd_release();                  /* read the initrd, free (or keep) it */
     run_tests_or_console();            /* ktest=... or the monitor */
 }

@@ -23,6 +23,7 @@
 #include "../platform/poweroff.h"
 #include "board.h"
 #include "ktest.h"
+#include "mm_boot.h"
 #include "monitor.h"
 #include "printk.h"
 
@@ -107,6 +108,8 @@ static const struct command commands[] = {
     {"release", "initrd | MFN NR", "free a kept initrd (initrd=keep)",
      monitor_cmd_release},
     {"check", "", "run heap_check(): do the rules hold?", cmd_check},
+    {"settle", "", "wait until deferred init has handed over all memory",
+     monitor_cmd_settle},
     {"test", "PATTERN", "run in-kernel tests matching PATTERN", cmd_test},
     {"dump", "[node N]", "frame states for tools/memmap.py", monitor_cmd_dump},
     {"halt", "", "power off (a script: with its status)", cmd_halt},
@@ -296,6 +299,8 @@ static void __noreturn run_script(void)
     const char *s = script;
 
     in_script = true;
+    if (!strstr(script, "settle")) /* else the script says when to wait */
+        mm_boot_settle();
     for (;;) {
         const char *e = strchr(s, ';');
 
