@@ -53,8 +53,9 @@ static void __noreturn run_tests_or_console(void)
         ktest_list();
         poweroff(EXIT_PASS);
     }
-    if (bootargs.ktest)
+    if (bootargs.ktest) /* the runner starts deferred init when it wants */
         poweroff(ktest_run(bootargs.ktest_glob));
+    mm_boot_start_deferred(); /* the other harts hand over the rest */
     monitor_run();
 }
 
@@ -74,7 +75,6 @@ void kernel_main(uint32_t hartid, paddr_t dtb_pa)
     mm_boot_init();                    /* boot allocator, frame table */
     mm_boot_end();                     /* the heap takes every free frame */
     mm_boot_print_heap();              /* heap: per node and zone */
-    mm_boot_start_deferred();          /* other harts hand over the rest */
     initrd_release();                  /* read the initrd, free (or keep) it */
     run_tests_or_console();            /* ktest=... or the monitor */
 }

@@ -294,12 +294,24 @@ static void run_script_command(const char *s, const char *e)
         script_status = status;
 }
 
+/*
+ * Does the script use `settle`? If not, it starts on a settled heap, so
+ * that what it prints does not depend on how far deferred init has come.
+ */
+static bool script_settles(void)
+{
+    for (const char *p = script; *p; p++)
+        if (strncmp(p, "settle", 6) == 0)
+            return true;
+    return false;
+}
+
 static void __noreturn run_script(void)
 {
     const char *s = script;
 
     in_script = true;
-    if (!strstr(script, "settle")) /* else the script says when to wait */
+    if (!script_settles()) /* else the script says when to wait */
         mm_boot_settle();
     for (;;) {
         const char *e = strchr(s, ';');

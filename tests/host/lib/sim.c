@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "mm/bootmem.h"
+#include "mm/deferred.h"
 #include "mm/frametable.h"
 #include "mm/heap.h"
 #include "mm/hooks.h"
@@ -376,6 +377,7 @@ void sim_teardown(void)
     ram = NULL;
     bootmem_reset();
     heap_reset();
+    deferred_reset();
 }
 
 void sim_set_this_node(unsigned int node)
