@@ -225,17 +225,27 @@ static uint64_t now(void)
     return smp_deadline(0);
 }
 
-/* The online harts other than this one: the ones that can do the work. */
+/*
+ * The harts that do the work: on each node the lowest-numbered online
+ * hart other than this one. One per node is enough: a chunk's hand-over
+ * holds its node's lock, so a second hart of the node would only spin on
+ * it, and under QEMU a spinning hart takes a host CPU from a working one.
+ */
 static unsigned int find_worker_harts(void)
 {
     const struct machine *m = board();
+    bool taken[MAX_NUMNODES] = {false};
 
     nr_workers = 0;
     for (unsigned int i = 0; i < m->nr_harts; i++) {
         uint32_t id = m->hart_ids[i];
+        struct hart *h = smp_hart(id);
 
-        if (id != smp_hartid() && smp_hart(id) && smp_hart(id)->online)
-            worker_ids[nr_workers++] = id;
+        if (id == smp_hartid() || !h || !h->online || h->node >= MAX_NUMNODES ||
+            taken[h->node])
+            continue;
+        taken[h->node] = true;
+        worker_ids[nr_workers++] = id;
     }
     return nr_workers;
 }
