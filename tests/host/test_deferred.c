@@ -7,6 +7,8 @@
  * Each test draws its machine. Frame numbers are hexadecimal MFNs.
  */
 #include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include "tests/host/lib/harness.h"
 #include "tests/host/lib/sim.h"
@@ -322,5 +324,69 @@ TEST(workers_race_with_allocations)
                    mfn_to_page(m)->nr_inits);
             break;
         }
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/* ---- an allocation that finds the node's last chunk on its way ----------- */
+
+static volatile int chunk_in_flight; /* the worker holds the node's last chunk */
+static int worker_locks;             /* node 1 lock takes by the worker */
+
+/*
+ * On the worker's thread: its second take of node 1's lock is
+ * init_heap_pages() of the chunk it has just taken off the pending list.
+ * Say so, and give the allocator time to find node 1 with nothing pending
+ * but a chunk on its way.
+ */
+static void hold_before_hand_over(unsigned int node)
+{
+    if (node == 1 && ++worker_locks == 2) {
+        chunk_in_flight = 1;
+        usleep(100 * 1000);
+    }
+}
+
+static void *slow_worker(void *p)
+{
+    (void)p;
+    sim_set_lock_hook(hold_before_hand_over);
+    deferred_init_chunk(1);
+    sim_set_lock_hook(NULL);
+    return NULL;
+}
+
+/*
+ *   node 0 [0x80000 .. 0x90000)   node 1 [0x90000 .. 0x91000): one chunk
+ *                                          (less the frame table on top)
+ * A worker takes node 1's only chunk and is held before it hands it over;
+ * meanwhile an exact allocation on node 1 finds no heap and nothing
+ * pending. Expect: it waits for the chunk on its way and succeeds on node
+ * 1, instead of failing.
+ */
+TEST(allocation_waits_for_a_chunk_on_its_way)
+{
+    static const struct sim_machine m = {
+        .name = "node 1 of one chunk",
+        .nr_banks = 2,
+        .banks = {{0x80000, 0x90000, 0}, {0x90000, 0x91000, 1}},
+    };
+    pthread_t w;
+    mfn_t mfn;
+
+    boot_deferred(&m);
+    REQUIRE(deferred_pending_pages(1) <= DEFERRED_CHUNK_PAGES,
+            "node 1 should be one chunk, has %lu pending pages",
+            deferred_pending_pages(1));
+    chunk_in_flight = 0;
+    worker_locks = 0;
+    pthread_create(&w, NULL, slow_worker, NULL);
+    while (!chunk_in_flight)
+        sched_yield();
+    mfn = alloc_heap_pages(0, 0, 1, ALLOC_EXACT_NODE);
+    pthread_join(w, NULL);
+    REQUIRE_NE(mfn, INVALID_MFN);
+    EXPECT_EQ(sim_node_of(mfn), 1);
+    free_heap_pages(mfn, 0);
+    EXPECT_EQ(deferred_total_pending(), deferred_pending_pages(0));
     EXPECT_EQ(heap_check(), 0);
 }
