@@ -219,6 +219,11 @@ enum deferred_mode mm_boot_deferred_mode(void)
     return deferred_mode;
 }
 
+bool mm_boot_deferred_started(void)
+{
+    return workers_started;
+}
+
 /* rdtime now: smp_deadline() of zero milliseconds is the current time. */
 static uint64_t now(void)
 {
@@ -226,8 +231,8 @@ static uint64_t now(void)
 }
 
 /*
- * The harts that do the work: on each node the lowest-numbered online
- * hart other than this one. One per node is enough: a chunk's hand-over
+ * The harts that do the work: on each node the first online hart (in the
+ * device tree's order) other than this one. One per node is enough: a chunk's hand-over
  * holds its node's lock, so a second hart of the node would only spin on
  * it, and under QEMU a spinning hart takes a host CPU from a working one.
  */

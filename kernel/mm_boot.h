@@ -45,6 +45,9 @@ int mm_boot_set_deferred(const char *value, bool has_value, const char **why);
 /* The mode boot ran with (on becomes off on a machine of one hart). */
 enum deferred_mode mm_boot_deferred_mode(void);
 
+/* True once the worker harts were given their nodes (start or settle). */
+bool mm_boot_deferred_started(void);
+
 /*
  * Give every other online hart its nodes' pending frames (smp_run_on) and
  * return at once. Does nothing with deferred_init=off or hold, or when
