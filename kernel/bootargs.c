@@ -15,6 +15,7 @@
 #include "bootargs.h"
 #include "crash.h"
 #include "mm_hooks.h"
+#include "mm_boot.h"
 #include "monitor.h"
 #include "printk.h"
 
@@ -103,6 +104,11 @@ static int set_initrd(const char *value, bool has_value, const char **why)
 
 static const struct bootarg arguments[] = {
     {"crash", CRASH_ACCEPTED, crash_set},
+    {"deferred_init",
+     "deferred_init=on (the default), off (hand all memory to the heap at "
+     "boot), one (one hart hands it over) or hold (only on demand and at "
+     "`settle`)",
+     mm_boot_set_deferred},
     {"heap_lock", HEAP_LOCK_ACCEPTED, heap_lock_set},
     {"initrd",
      "initrd=keep (leave the initrd in use for the monitor's "

@@ -51,6 +51,10 @@ struct ktest_suite {
     int (*after_each)(void);        /* run after every case that did not
                                        skip; non-zero fails that case (NULL:
                                        nothing) */
+    bool before_settle;             /* runs while deferred init may still be
+                                       handing memory over (KTEST_SUITE_
+                                       DEFERRED); every other suite runs on
+                                       a settled heap */
 };
 
 /* clang-format off */
@@ -66,6 +70,22 @@ struct ktest_suite {
         .after_each = after,                                                   \
     }
 #define KTEST_SUITE(sname, case_array) KTEST_SUITE_AFTER(sname, case_array, NULL)
+
+/*
+ * A suite that tests deferred initialisation itself: the runner runs such
+ * suites first, before it waits for deferred init to settle
+ * (mm_boot_settle()), which it does before the first other suite, so
+ * that every count those take is final.
+ */
+#define KTEST_SUITE_DEFERRED(sname, case_array, after)                         \
+    static const struct ktest_suite ktest_suite_##sname __section(             \
+        ".ktest_suites") __used __aligned(8) = {                               \
+        .name = #sname,                                                        \
+        .cases = case_array,                                                   \
+        .nr_cases = ARRAY_SIZE(case_array),                                    \
+        .after_each = after,                                                   \
+        .before_settle = true,                                                 \
+    }
 
 /*
  * The heap suites' after_each (kernel/ktest_mm_boot.c): heap_check() after

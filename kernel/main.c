@@ -53,8 +53,9 @@ static void __noreturn run_tests_or_console(void)
         ktest_list();
         poweroff(EXIT_PASS);
     }
-    if (bootargs.ktest)
+    if (bootargs.ktest) /* the runner starts deferred init when it wants */
         poweroff(ktest_run(bootargs.ktest_glob));
+    mm_boot_start_deferred(); /* the other harts hand over the rest */
     monitor_run();
 }
 

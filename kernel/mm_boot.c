@@ -13,14 +13,32 @@
  *      zeroed: all frames start uninitialised. Zeroing the table is the
  *      only big write at boot; the RAM itself is never touched;
  *   3. the gaps between banks are marked as holes;
- *   4. end_boot_allocator() gives what is left to the heap.
+ *   4. deferred init (mm/deferred.c) takes every free frame beyond the
+ *      first DEFERRED_EAGER_PAGES of the boot hart's node out of the boot
+ *      allocator as pending, and end_boot_allocator() gives the rest to
+ *      the heap;
+ *   5. after the console is up, mm_boot_start_deferred() gives each
+ *      other hart its node's pending frames (a node without harts goes to
+ *      the nearest node that has some), and the harts hand them to the
+ *      heap in chunks while the boot hart goes on; mm_boot_settle() waits
+ *      until nothing is pending.
+ *
+ * Boot argument deferred_init= chooses: on (the default: deferred when
+ * another hart is online to do the work, eager on a one-hart machine),
+ * off (eager: everything at step 4, as before deferred init existed), one
+ * (deferred, but one hart does every node: the benchmark's yardstick for
+ * the parallel hand-over) or hold (deferred, and no hart starts on it:
+ * the frames come in only when an allocation needs them or at `settle`;
+ * for watching deferred init from the monitor).
  *
  * Nothing here can recover from a failure (there is no memory manager to
  * fall back on), so every failure is a panic that names the range.
  */
 #include <numbat/errno.h>
+#include <numbat/string.h>
 
 #include "../mm/bootmem.h"
+#include "../mm/deferred.h"
 #include "../mm/frametable.h"
 #include "../mm/heap.h"
 #include "../mm/hooks.h"
@@ -29,6 +47,7 @@
 #include "mm_boot.h"
 #include "panic.h"
 #include "printk.h"
+#include "smp.h"
 
 static struct mm_boot_stats stats;
 static bool no_bootmem; /* a lab handout's bootmem stub: no heap at all */
@@ -160,13 +179,214 @@ void mm_boot_init(void)
         frametable_from_machine();
 }
 
+/* ---- deferred init ------------------------------------------------------ */
+
+static enum deferred_mode deferred_mode = DEFERRED_ON;
+
+/* One worker hart's share: its own node first, then the nodes it adopts. */
+struct deferred_work {
+    unsigned int nodes[MAX_NUMNODES]; /* nodes to hand over, in order */
+    unsigned int nr_nodes;            /* entries used */
+    uint64_t done_at;                 /* rdtime when it finished; 0: not yet */
+};
+
+static struct deferred_work work[MAX_HARTS]; /* indexed by hart id */
+static uint32_t worker_ids[MAX_HARTS];       /* the harts given work */
+static unsigned int nr_workers;
+static bool workers_started;
+static bool planned[MAX_NUMNODES]; /* a started worker has this node */
+static uint64_t started_at;        /* rdtime when the hand-over began */
+static uint64_t settled_at;        /* rdtime of its last chunk; 0: not yet */
+
+int mm_boot_set_deferred(const char *value, bool has_value, const char **why)
+{
+    static const char *const names[] = {
+        [DEFERRED_ON] = "on", [DEFERRED_OFF] = "off",
+        [DEFERRED_ONE] = "one", [DEFERRED_HOLD] = "hold"};
+
+    for (unsigned int i = 0; has_value && i < ARRAY_SIZE(names); i++) {
+        if (strcmp(value, names[i]) == 0) {
+            deferred_mode = (enum deferred_mode)i;
+            return 0;
+        }
+    }
+    *why = "needs on, off, one or hold";
+    return -EINVAL;
+}
+
+enum deferred_mode mm_boot_deferred_mode(void)
+{
+    return deferred_mode;
+}
+
+bool mm_boot_deferred_started(void)
+{
+    return workers_started;
+}
+
+/* rdtime now: smp_deadline() of zero milliseconds is the current time. */
+static uint64_t now(void)
+{
+    return smp_deadline(0);
+}
+
+/*
+ * The harts that do the work: on each node the first online hart (in the
+ * device tree's order) other than this one. One per node is enough: a chunk's hand-over
+ * holds its node's lock, so a second hart of the node would only spin on
+ * it, and under QEMU a spinning hart takes a host CPU from a working one.
+ */
+static unsigned int find_worker_harts(void)
+{
+    const struct machine *m = board();
+    bool taken[MAX_NUMNODES] = {false};
+
+    nr_workers = 0;
+    for (unsigned int i = 0; i < m->nr_harts; i++) {
+        uint32_t id = m->hart_ids[i];
+        struct hart *h = smp_hart(id);
+
+        if (id == smp_hartid() || !h || !h->online || h->node >= MAX_NUMNODES ||
+            taken[h->node])
+            continue;
+        taken[h->node] = true;
+        worker_ids[nr_workers++] = id;
+    }
+    return nr_workers;
+}
+
+/* Step 4: what stays pending, then the boot allocator's end. */
 void mm_boot_end(void)
 {
     if (no_bootmem)
         return;
     bootmem_for_each_range(count_range, &stats.handed_pages);
+    if (deferred_mode == DEFERRED_ON && find_worker_harts() == 0)
+        deferred_mode = DEFERRED_OFF; /* nobody else to do it */
+    if (deferred_mode != DEFERRED_OFF)
+        stats.pending_pages = deferred_defer_boot_ranges(smp_this_node(),
+                                                         DEFERRED_EAGER_PAGES);
     end_boot_allocator();
     stats.heap_free_pages = heap_total_free_pages();
+}
+
+static bool node_has_worker(unsigned int node)
+{
+    for (unsigned int i = 0; i < nr_workers; i++)
+        if (smp_hart(worker_ids[i])->node == node)
+            return true;
+    return false;
+}
+
+/* The nearest node to `node` that has a worker hart (distance, then id). */
+static unsigned int nearest_worker_node(unsigned int node)
+{
+    unsigned int best = NUMA_NO_NODE, best_d = ~0u;
+
+    for (unsigned int n = 0; n < board()->nr_nodes; n++) {
+        unsigned int d = board()->distance[node][n];
+
+        if (node_has_worker(n) && d < best_d)
+            best = n, best_d = d;
+    }
+    return best;
+}
+
+static void add_node(struct deferred_work *w, unsigned int node)
+{
+    w->nodes[w->nr_nodes++] = node;
+}
+
+/*
+ * Who does what: each worker its own node, then every node without a
+ * worker whose nearest worker node is its own. With deferred_init=one the
+ * first worker does every node.
+ */
+static void plan_work(void)
+{
+    for (unsigned int i = 0; i < nr_workers; i++) {
+        struct deferred_work *w = &work[worker_ids[i]];
+        unsigned int own = smp_hart(worker_ids[i])->node;
+
+        *w = (struct deferred_work){.nr_nodes = 0};
+        if (deferred_mode == DEFERRED_ONE) {
+            for (unsigned int n = 0; i == 0 && n < board()->nr_nodes; n++)
+                add_node(w, n);
+            continue;
+        }
+        add_node(w, own);
+        for (unsigned int n = 0; n < board()->nr_nodes; n++)
+            if (!node_has_worker(n) && nearest_worker_node(n) == own)
+                add_node(w, n);
+    }
+}
+
+/* What a worker hart runs (smp_run_on): its nodes, one after the other. */
+static void deferred_worker(void *arg)
+{
+    struct deferred_work *w = arg;
+
+    for (unsigned int i = 0; i < w->nr_nodes; i++)
+        deferred_run_node(w->nodes[i]);
+    w->done_at = now();
+}
+
+/* Give every worker its share; a node whose worker started is `planned`. */
+static void start_workers(void)
+{
+    workers_started = true;
+    find_worker_harts();
+    plan_work();
+    started_at = now();
+    for (unsigned int i = 0; i < nr_workers; i++) {
+        struct deferred_work *w = &work[worker_ids[i]];
+
+        if (w->nr_nodes == 0)
+            continue;
+        if (smp_run_on(worker_ids[i], deferred_worker, w) != 0) {
+            printk("deferred: hart %u is busy; its nodes come in on demand "
+                   "or at settle\n",
+                   worker_ids[i]);
+            continue;
+        }
+        for (unsigned int n = 0; n < w->nr_nodes; n++)
+            planned[w->nodes[n]] = true;
+    }
+}
+
+void mm_boot_start_deferred(void)
+{
+    if (workers_started || deferred_mode == DEFERRED_HOLD ||
+        stats.pending_pages == 0)
+        return;
+    start_workers();
+    printk("deferred: %lu pages pending, handed over by %u harts\n",
+           deferred_total_pending(), nr_workers);
+}
+
+uint64_t mm_boot_settle(void)
+{
+    uint64_t end = 0;
+    bool helped = false;
+
+    if (stats.pending_pages == 0)
+        return 0;
+    if (!workers_started)
+        start_workers(); /* deferred_init=hold: the hand-over starts now */
+    while (deferred_total_pending())
+        for (unsigned int node = 0; node < board()->nr_nodes; node++)
+            helped |= !planned[node] && deferred_init_chunk(node);
+    for (unsigned int i = 0; i < nr_workers; i++) {
+        if (work[worker_ids[i]].nr_nodes == 0)
+            continue;
+        smp_wait(worker_ids[i]);
+        end = MAX(end, work[worker_ids[i]].done_at);
+    }
+    if (helped || end == 0) /* this hart did some of it: it ends now */
+        end = MAX(end, now());
+    if (settled_at == 0)
+        settled_at = end;
+    return settled_at - started_at;
 }
 
 void mm_boot_print_heap(void)
@@ -187,6 +407,14 @@ void mm_boot_print_heap(void)
     format_size(size, sizeof(size),
                 (uint64_t)heap_total_free_pages() * PAGE_SIZE);
     printk("heap: total %lu pages free (%s)\n", heap_total_free_pages(), size);
+    for (unsigned int node = 0; node < board()->nr_nodes; node++) {
+        unsigned long n = deferred_pending_pages(node);
+
+        if (n == 0)
+            continue;
+        format_size(size, sizeof(size), (uint64_t)n * PAGE_SIZE);
+        printk("deferred: node %u: %lu pages pending (%s)\n", node, n, size);
+    }
     if (lab_missing())
         printk("lab %s: not implemented yet - the heap is %s\n", lab_missing(),
                heap_total_free_pages() ? "incomplete" : "empty");

@@ -4,8 +4,12 @@
  * Boot order (kernel/main.c), after board_reserve_boot_ranges():
  *   mm_boot_init()        boot allocator = RAM banks minus reserved
  *                         ranges; the frame table, carved from it; holes
- *   mm_boot_end()         end_boot_allocator(): the heap takes the rest
+ *   mm_boot_end()         deferred init's pending ranges, then
+ *                         end_boot_allocator(): the heap takes the rest
  *   mm_boot_print_heap()  the heap: lines of docs/boot-output.md
+ *   mm_boot_start_deferred()  after the console is up: the other harts
+ *                         hand the pending frames over (kernel/mm_boot.c)
+ *   mm_boot_settle()      whoever needs a settled heap (tests, `settle`)
  *
  * mm_boot keeps the page counts it saw along the way, so that tests can
  * check the heap against them (RAM - reserved - frame table = what the
@@ -24,7 +28,42 @@ struct mm_boot_stats {
     mfn_t frametable_mfn;           /* its first frame */
     unsigned long handed_pages;     /* free in the boot allocator at its end */
     unsigned long heap_free_pages;  /* free in the heap right after that */
+    unsigned long pending_pages;    /* of handed_pages, left to deferred init */
 };
+
+/* deferred_init=on|off|one|hold (kernel/mm_boot.c says what each does). */
+enum deferred_mode {
+    DEFERRED_ON,   /* deferred if another hart is online (the default) */
+    DEFERRED_OFF,  /* eager: everything at the end of the boot allocator */
+    DEFERRED_ONE,  /* deferred, one hart hands over every node */
+    DEFERRED_HOLD, /* deferred, nobody starts: on demand or at settle */
+};
+
+/* The deferred_init= boot argument (a row in kernel/bootargs.c). */
+int mm_boot_set_deferred(const char *value, bool has_value, const char **why);
+
+/* The mode boot ran with (on becomes off on a machine of one hart). */
+enum deferred_mode mm_boot_deferred_mode(void);
+
+/* True once the worker harts were given their nodes (start or settle). */
+bool mm_boot_deferred_started(void);
+
+/*
+ * Give every other online hart its nodes' pending frames (smp_run_on) and
+ * return at once. Does nothing with deferred_init=off or hold, or when
+ * nothing is pending; a second call does nothing.
+ */
+void mm_boot_start_deferred(void);
+
+/*
+ * Wait until no frame is pending, handing over on this hart whatever no
+ * worker hart has (deferred_init=hold: the workers start now), and until
+ * the workers are idle again (so smp_run_on() finds them free). Returns
+ * the rdtime ticks from the start of the hand-over to its last chunk
+ * (the same on every later call), or 0 if nothing was ever deferred.
+ * Caller holds no heap lock.
+ */
+uint64_t mm_boot_settle(void);
 
 void mm_boot_init(void);
 void mm_boot_end(void);

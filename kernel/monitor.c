@@ -23,6 +23,7 @@
 #include "../platform/poweroff.h"
 #include "board.h"
 #include "ktest.h"
+#include "mm_boot.h"
 #include "monitor.h"
 #include "printk.h"
 
@@ -107,6 +108,7 @@ static const struct command commands[] = {
     {"release", "initrd | MFN NR", "free a kept initrd (initrd=keep)",
      monitor_cmd_release},
     {"check", "", "run heap_check(): do the rules hold?", cmd_check},
+    {"settle", "", "wait until no memory is pending", monitor_cmd_settle},
     {"test", "PATTERN", "run in-kernel tests matching PATTERN", cmd_test},
     {"dump", "[node N]", "frame states for tools/memmap.py", monitor_cmd_dump},
     {"halt", "", "power off (a script: with its status)", cmd_halt},
@@ -293,11 +295,25 @@ static void run_script_command(const char *s, const char *e)
         script_status = status;
 }
 
+/*
+ * Does the script use `settle`? If not, it starts on a settled heap, so
+ * that what it prints does not depend on how far deferred init has come.
+ */
+static bool script_settles(void)
+{
+    for (const char *p = script; *p; p++)
+        if (strncmp(p, "settle", 6) == 0)
+            return true;
+    return false;
+}
+
 static void __noreturn run_script(void)
 {
     const char *s = script;
 
     in_script = true;
+    if (!script_settles()) /* else the script says when to wait */
+        mm_boot_settle();
     for (;;) {
         const char *e = strchr(s, ';');
 

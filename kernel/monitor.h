@@ -16,6 +16,7 @@
  *   kernel/dump.c           dump: the frame states for tools/memmap.py
  *   kernel/monitor_locks.c  locks: the heap locks' contention, and a
  *                           benchmark of it
+ *   kernel/monitor_deferred.c  settle: wait for deferred init
  *
  * A command returns 0, or the exit status it stands for (EXIT_TEST_FAIL
  * for a failed check, EXIT_BAD_ARGS for input it refused). A script
@@ -76,5 +77,6 @@ unsigned int monitor_cmd_held(int argc, char **argv);
 unsigned int monitor_cmd_release(int argc, char **argv);
 unsigned int monitor_cmd_dump(int argc, char **argv);
 unsigned int monitor_cmd_locks(int argc, char **argv);
+unsigned int monitor_cmd_settle(int argc, char **argv);
 
 #endif /* KERNEL_MONITOR_H */

@@ -1,6 +1,6 @@
 /*
  * kernel/monitor_heap.c - the monitor's read-only views of the heap:
- * `heap` (counts), `buddy` (one free list), `page` (one frame) and
+ * `heap` (counts, and deferred init's pending pages), `buddy` (one free list), `page` (one frame) and
  * `heapmap` (a whole node, as a picture in characters).
  *
  * They read what mm/ exposes - heap.h's counters, frametable.h's
@@ -11,6 +11,7 @@
  */
 #include <numbat/string.h>
 
+#include "../mm/deferred.h"
 #include "../mm/frametable.h"
 #include "../mm/heap.h"
 #include "../mm/heap_walk.h"
@@ -39,17 +40,38 @@ static void print_zone(unsigned int node, unsigned int zone)
     }
 }
 
+/* ", N pending" while deferred init still has frames of the node. */
+static void print_pending(unsigned int node)
+{
+    unsigned long n = deferred_pending_pages(node);
+
+    if (n)
+        printk(", %lu pages pending", n);
+    printk("\n");
+}
+
 static void print_node_heap(unsigned int node)
 {
     if (!heap_node_exists(node)) {
-        printk("heap: node %u: no heap (no RAM, or none of it freed yet)\n",
+        printk("heap: node %u: no heap (no RAM, or none of it freed yet)",
                node);
+        print_pending(node);
         return;
     }
-    printk("heap: node %u: %lu pages free\n", node, heap_free_pages_node(node));
+    printk("heap: node %u: %lu pages free", node, heap_free_pages_node(node));
+    print_pending(node);
     for (unsigned int zone = 0; zone < NR_ZONES; zone++)
         if (heap_free_pages_in(node, zone))
             print_zone(node, zone);
+}
+
+static void print_pending_total(void)
+{
+    unsigned long n = deferred_total_pending();
+
+    if (n)
+        printk(", %lu pages pending (`settle` waits for them)", n);
+    printk("\n");
 }
 
 unsigned int monitor_cmd_heap(int argc, char **argv)
@@ -68,7 +90,8 @@ unsigned int monitor_cmd_heap(int argc, char **argv)
     }
     for (node = 0; node < board()->nr_nodes; node++)
         print_node_heap(node);
-    printk("heap: total %lu pages free\n", heap_total_free_pages());
+    printk("heap: total %lu pages free", heap_total_free_pages());
+    print_pending_total();
     return EXIT_PASS;
 }
 

@@ -24,7 +24,9 @@
  *   - The free path has two steps, here: take the frames back (check each,
  *     inuse -> free) and merge the block into its node's lists.
  *   - Allocation: the requested node (default: this hart's), highest
- *     allowed zone first, then the other nodes nearest first.
+ *     allowed zone first, then the other nodes nearest first. A node that
+ *     is short while deferred init still has frames of it first hands a
+ *     chunk over itself (mm/deferred.c) and tries again.
  *
  * Side concerns live elsewhere too: debug poisoning in mm/poison.c, the
  * checker in mm/heap_check.c.
@@ -39,6 +41,7 @@
 #include <numbat/compiler.h>
 
 #include "mm/buddy.h"
+#include "mm/deferred.h"
 #include "mm/frametable.h"
 #include "mm/heap.h"
 #include "mm/heap_internal.h"
@@ -172,6 +175,21 @@ static mfn_t alloc_from_node(unsigned int node, unsigned int order,
     return mfn;
 }
 
+/*
+ * alloc_from_node(), growing the node while deferred init still has some
+ * of its frames: a chunk handed over (mm/deferred.c), then try again.
+ */
+static mfn_t alloc_or_grow(unsigned int node, unsigned int order,
+                           unsigned int max_zone)
+{
+    mfn_t mfn;
+
+    while ((mfn = alloc_from_node(node, order, max_zone)) == INVALID_MFN &&
+           deferred_grow(node))
+        ;
+    return mfn;
+}
+
 /* The NUMA fallback: the other nodes, nearest first (mm/numa.c). */
 static mfn_t alloc_from_other_nodes(unsigned int node, unsigned int order,
                                     unsigned int max_zone)
@@ -180,7 +198,7 @@ static mfn_t alloc_from_other_nodes(unsigned int node, unsigned int order,
     unsigned int n = numa_fallback_nodes(node, order_of_nodes);
 
     for (unsigned int i = 0; i < n; i++) {
-        mfn_t mfn = alloc_from_node(order_of_nodes[i], order, max_zone);
+        mfn_t mfn = alloc_or_grow(order_of_nodes[i], order, max_zone);
 
         if (mfn != INVALID_MFN)
             return mfn;
@@ -203,7 +221,7 @@ mfn_t alloc_heap_pages(unsigned int order, unsigned int bits, unsigned int node,
                       node, mm_hook_nr_nodes() - 1);
     if (order > MAX_ORDER)
         return INVALID_MFN;
-    mfn = alloc_from_node(node, order, max_zone);
+    mfn = alloc_or_grow(node, order, max_zone);
     if (mfn == INVALID_MFN && !(flags & ALLOC_EXACT_NODE))
         mfn = alloc_from_other_nodes(node, order, max_zone);
     if (mfn != INVALID_MFN)

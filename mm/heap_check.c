@@ -15,7 +15,11 @@
  *             spans a node or a zone; no frame was initialised twice;
  *   maximal   no free block has a free buddy it should have merged with;
  *   never     MFN 0 and holes are never free; carved node-heap frames stay
- *             inuse with PGC_NODE_META, and no other frame has that flag.
+ *             inuse with PGC_NODE_META, and no other frame has that flag;
+ *   pending   every frame that deferred init still has to hand over
+ *             (mm/deferred.c) is uninitialised RAM of its node that was
+ *             never initialised, and each node's pending counter equals
+ *             the frames in its pending ranges.
  *
  * It marks listed heads with PGC_CHECKED while it works (so "listed once"
  * and "every free frame is listed" cost one walk each) and clears every
@@ -24,6 +28,7 @@
  */
 #include <numbat/errno.h>
 
+#include "mm/deferred.h"
 #include "mm/frametable.h"
 #include "mm/heap.h"
 #include "mm/hooks.h"
@@ -35,8 +40,14 @@ static unsigned long nr_broken; /* broken rules found by the running check */
 
 static void broken(mfn_t mfn, const char *rule)
 {
-    const struct page_info *pg = mfn_to_page(mfn);
+    const struct page_info *pg;
 
+    if (mfn == INVALID_MFN) { /* a rule about a whole node's bookkeeping */
+        if (nr_broken++ < HEAP_CHECK_MAX_REPORTS)
+            mm_hook_printk("heap_check: %s\n", rule);
+        return;
+    }
+    pg = mfn_to_page(mfn);
     if (nr_broken++ < HEAP_CHECK_MAX_REPORTS)
         mm_hook_printk("heap_check: frame 0x%lx node %u state %s: %s\n", mfn,
                        pg->node, page_state_name(page_state(pg)), rule);
@@ -214,6 +225,7 @@ int heap_check(void)
             check_node_lists(nh);
             check_carved(nh);
         }
+        deferred_check_node(node, broken); /* pending frames still pending */
     }
     if (frametable_end() > frametable_first())
         check_frames();

@@ -188,6 +188,9 @@ def split(total, parts):
     return [total // n + (1 if i < total % n else 0) for i in range(n)]
 
 
+RESERVE_OFF_MIB = 8192   # larger guests: memory-backend-ram,reserve=off
+
+
 def machine_args(name, mem=None, smp=None):
     """QEMU options for a topology: -machine, -m, -smp and the -numa set."""
     t = get_topology(name)
@@ -203,11 +206,17 @@ def machine_args(name, mem=None, smp=None):
     if mem_mib < 16 * len(t.mem_nodes):
         raise RunError(f'--mem {mem}: topology {name} needs at least '
                        f'{16 * len(t.mem_nodes)}M (16M per memory node)')
-    args = ['-machine', 'virt,aia=aplic' if t.aia else 'virt',
-            '-m', f'{mem_mib}M', '-smp', str(harts)]
+    machine = 'virt,aia=aplic' if t.aia else 'virt'
+    # Beyond RESERVE_OFF_MIB the RAM is mapped without reserving it
+    # (reserve=off), so a 32 GiB guest boots on a host with less.
+    reserve = ',reserve=off' if mem_mib > RESERVE_OFF_MIB else ''
     nodes = sorted(set(t.mem_nodes) | set(t.cpu_nodes))
+    if len(nodes) == 1 and reserve:
+        machine += ',memory-backend=m0'
+    args = ['-machine', machine, '-m', f'{mem_mib}M', '-smp', str(harts)]
     if len(nodes) == 1:
-        return args
+        return args + (['-object', f'memory-backend-ram,id=m0,size={mem_mib}M{reserve}']
+                       if reserve else [])
     mem_share = dict(zip(t.mem_nodes, split(mem_mib, t.mem_nodes)))
     cpu_share = dict(zip(t.cpu_nodes, split(harts, t.cpu_nodes)))
     first = 0
@@ -218,7 +227,8 @@ def machine_args(name, mem=None, smp=None):
             opt += f',cpus={first}' + (f'-{last}' if last > first else '')
             first = last + 1
         if node in mem_share:
-            args += ['-object', f'memory-backend-ram,id=m{node},size={mem_share[node]}M']
+            args += ['-object', f'memory-backend-ram,id=m{node},'
+                     f'size={mem_share[node]}M{reserve}']
             opt += f',memdev=m{node}'
         args += ['-numa', opt]
     for (a, b), d in sorted(t.distances.items()):

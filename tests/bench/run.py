@@ -14,6 +14,15 @@
    payload that prints one line as soon as it runs (tools/baremetal.py),
    timed the same way, so the table also shows what the kernel adds. A big machine that boots slowly
    usually means init_heap_pages() touches the pages, not just page_info.
+   Then deferred init (docs/mm.md): on 128 MiB, 1, 4, 16 and 32 GiB
+   (guests above 8 GiB map their RAM with reserve=off) in 1, 2 and 4
+   nodes with two harts per node, one boot each per kernel, booted with
+   monitor="settle; halt": the time to `Numbat ready` against the
+   baseline of the same machine, and the hand-over time that `settle`
+   prints (the other harts handing the pending memory to the heap after
+   boot). On the 4-node machines of 16 and 32 GiB the release kernel boots
+   once more with deferred_init=one (one hart hands over every node), and
+   the table prints how many times faster the parallel hand-over was.
 3. Grading: `labs/grade.py LAB` on this (reference) tree for every lab,
    end to end (copy, build, every test, report), as a student's `ninja
    grade` runs it, with the sandbox and with --sandbox=off, and their
@@ -174,6 +183,80 @@ def lock_bench_table(elf, label):
     print('  ratio = pairs/s with node locks / with one shared lock (heap_lock=shared), '
           'measured in this run; QEMU\'s harts share the host\'s CPUs')
     return not (p1 + p2)
+DEFERRED_SIZES = ['128M', '1G', '4G', '16G', '32G']
+DEFERRED_NODES = {1: '1node', 2: '2node', 4: '4node'}   # nodes: topology
+HARTS_PER_NODE = 2
+RATIO_SIZES = ('16G', '32G')                 # 4 nodes: parallel vs one hart
+# The debug build hands over about 16 times slower than the release build
+# (about 4 us a frame: 16 s for 16 GiB); on these sizes its boots stop at
+# `Numbat ready`, to keep the whole bench within a few minutes.
+DEBUG_NO_WAIT = ('16G', '32G')
+SETTLE_RE = re.compile(r'settle: (\d+) pages .* handed over in ([\d.]+) ms')
+
+
+def settle_boot(elf, topology, mem, smp, append='', wait=True):
+    """(seconds to `Numbat ready`, hand-over ms or None, problem or None) of
+    one boot running monitor="settle; halt" (wait=False: stopped at
+    `Numbat ready`)."""
+    r = numbat_run.run(elf, topology=topology, mem=mem, smp=smp, timeout=90,
+                       watch=READY, stop_at_watch=not wait,
+                       append=(append + ' monitor="settle; halt"').strip())
+    m = SETTLE_RE.search(r.console)
+    if r.watch_seconds is None or r.status != 0:
+        return r.watch_seconds, None, r.describe()
+    return r.watch_seconds, float(m.group(2)) if m else None, None
+
+
+def base_boot(base_elf, topology, mem, smp):
+    r = numbat_run.run(base_elf, topology=topology, mem=mem, smp=smp, timeout=60,
+                       watch=BASE_READY, stop_at_watch=True)
+    return r.watch_seconds
+
+
+def deferred_table(kernels):
+    """Boot time and hand-over time of deferred init per machine size and
+    node count (one boot each: see the module comment)."""
+    print(f'\nDeferred init: `{READY}` and the hand-over `settle` reports (one boot '
+          f'each, {HARTS_PER_NODE} harts per node; baseline = QEMU + OpenSBI alone)')
+    print(f'  {"RAM":>5} {"nodes":>5} {"kernel":9} {"Numbat":>9} {"baseline":>9} '
+          f'{"kernel adds":>12} {"hand-over":>11}')
+    fmt = lambda v: f'{v:.3f} s' if v is not None else '-'
+    ratios = []
+    with tempfile.TemporaryDirectory(prefix='numbat-bench-') as work:
+        try:
+            base_elf = baremetal.say_and_exit_elf(work, BASE_READY)
+        except RuntimeError as e:
+            print(f'  cannot build the baseline payload: {e}')
+            base_elf = None
+        for mem in DEFERRED_SIZES:
+            for nodes, topo in DEFERRED_NODES.items():
+                smp = nodes * HARTS_PER_NODE
+                try:
+                    t_base = base_boot(base_elf, topo, mem, smp) if base_elf else None
+                    for label, elf, _ in kernels:
+                        wait = label == 'release' or mem not in DEBUG_NO_WAIT
+                        t, ms, problem = settle_boot(elf, topo, mem, smp, wait=wait)
+                        adds = f'{t - t_base:.3f} s' if t and t_base else '-'
+                        hand = f'{ms:.1f} ms' if ms is not None else \
+                            ('-' if wait else 'not waited')
+                        print(f'  {mem:>5} {nodes:>5} {label:9} {fmt(t):>9} '
+                              f'{fmt(t_base):>9} {adds:>12} {hand:>11}', flush=True)
+                        if problem:
+                            print(f'           problem: {problem}')
+                        if label == 'release' and nodes == 4 and mem in RATIO_SIZES \
+                                and ms:
+                            _, one, _ = settle_boot(elf, topo, mem, smp,
+                                                    'deferred_init=one')
+                            ratios.append((mem, ms, one))
+                except numbat_run.RunError as e:
+                    print(f'  {mem:>5} {nodes:>5} cannot boot: {e}')
+    for mem, par, one in ratios:
+        if one:
+            print(f'  hand-over of {mem} in 4 nodes, release: {one:.1f} ms by one '
+                  f'hart, {par:.1f} ms by one hart per node: {one / par:.2f} times '
+                  f'faster (at most the host\'s {os.cpu_count()} CPUs can run harts '
+                  'at once)')
+    return True
 
 
 def clean_build(b, release):
@@ -290,6 +373,7 @@ def main(argv):
                   [('this', own, release is None)]
         ok = boot_table(kernels, args.runs) and release is not None and debug_ok
         ok &= lock_bench_table(release or own, 'release' if release else 'this')
+        ok &= deferred_table(kernels)
     ok &= grading_table()
     ok &= host_benches(args.build)
     return 0 if ok else 1

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "mm/bootmem.h"
+#include "mm/deferred.h"
 #include "mm/frametable.h"
 #include "mm/heap.h"
 #include "mm/hooks.h"
@@ -121,9 +122,19 @@ static void release(struct sim_lock *l)
     __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
 }
 
+static __thread void (*lock_hook)(unsigned int node); /* sim_set_lock_hook */
+
+void sim_set_lock_hook(void (*fn)(unsigned int node))
+{
+    lock_hook = fn;
+}
+
 void mm_hook_lock(unsigned int node)
 {
     struct sim_lock *l = lock_of("mm_hook_lock", node);
+
+    if (lock_hook)
+        lock_hook(node);
 
     if (held == HELD_ALL)
         mm_hook_panic("mm_hook_lock: node %u's heap lock taken while this "
@@ -422,6 +433,7 @@ void sim_teardown(void)
     ram = NULL;
     bootmem_reset();
     heap_reset();
+    deferred_reset();
 }
 
 void sim_set_this_node(unsigned int node)

@@ -95,6 +95,14 @@ int sim_lock_owner(unsigned int node);
 /* How many harts (threads) are spinning on node's lock right now. */
 int sim_lock_waiting(unsigned int node);
 
+/*
+ * Call fn(node) on this thread each time it is about to take a node's
+ * heap lock (NULL: stop), so that a test can hold a thread at a known
+ * point of a path: e.g. a deferred-init chunk taken but not yet handed
+ * over.
+ */
+void sim_set_lock_hook(void (*fn)(unsigned int node));
+
 /* Where frame mfn's bytes are (the simulated RAM). */
 void *sim_frame_va(mfn_t mfn);
 

@@ -1,0 +1,168 @@
+/*
+ * kernel/ktest_deferred.c - suite deferred: deferred initialisation on the
+ * real machine (mm/deferred.c, kernel/mm_boot.c).
+ *
+ * The runner runs this suite first, before it waits for deferred init to
+ * settle (KTEST_SUITE_DEFERRED), and with ktest= the kernel does not start
+ * the worker harts at boot: so the cases see the heap exactly as the end
+ * of the boot allocator left it, then start the workers themselves and
+ * allocate while they run. The cases build on each other, in order:
+ *
+ *   1. what is pending: every other node's RAM, none of it in a heap yet;
+ *   2. an exact-node allocation on such a node grows it by one chunk;
+ *   3. the workers start; allocations on every node go on meanwhile;
+ *   4. settle: nothing pending, the totals exact, heap_check() clean.
+ *
+ * With deferred_init=off (or on a machine of one hart, where boot inits
+ * eagerly) cases 1-3 skip and case 4 checks the eager totals.
+ */
+#include "../mm/deferred.h"
+#include "../mm/frametable.h"
+#include "../mm/heap.h"
+#include "../mm/node_heap.h"
+#include "board.h"
+#include "initrd.h"
+#include "ktest.h"
+#include "mm_boot.h"
+#include "smp.h"
+
+static bool deferred_active(void)
+{
+    return mm_boot_stats()->pending_pages != 0;
+}
+
+/* Cases 1 and 2 need the heap as boot left it: not after `test` at the
+ * monitor's prompt, where the workers started at boot. */
+#define SKIP_UNLESS_UNTOUCHED()                                                \
+    do {                                                                       \
+        if (!deferred_active())                                                \
+            KTEST_SKIP("nothing deferred (deferred_init=off or one hart)");    \
+        if (mm_boot_deferred_started())                                        \
+            KTEST_SKIP("the hand-over has started (the monitor's `test`?)");   \
+    } while (0)
+
+/* RAM frames of node `node` per the device tree. */
+static unsigned long node_ram_pages(unsigned int node)
+{
+    unsigned long n = 0;
+
+    for (unsigned int i = 0; i < board()->nr_banks; i++)
+        if (board()->banks[i].node == node)
+            n += board()->banks[i].size / PAGE_SIZE;
+    return n;
+}
+
+/* A node other than the boot hart's that has RAM, or NUMA_NO_NODE. */
+static unsigned int other_ram_node(void)
+{
+    for (unsigned int node = 0; node < board()->nr_nodes; node++)
+        if (node != smp_this_node() && node_ram_pages(node))
+            return node;
+    return NUMA_NO_NODE;
+}
+
+/*
+ * Nothing has run yet: the pending frames are exactly what boot recorded,
+ * no other node has a heap, and heap_check() (which checks each pending
+ * frame is uninitialised) passes.
+ */
+static void pending_as_boot_left_it(void)
+{
+    const struct mm_boot_stats *st = mm_boot_stats();
+    unsigned int other = other_ram_node();
+
+    SKIP_UNLESS_UNTOUCHED();
+    EXPECT_EQ(deferred_total_pending(), st->pending_pages);
+    EXPECT_EQ(st->heap_free_pages + st->pending_pages,
+              st->handed_pages - NODE_HEAP_PAGES);
+    EXPECT_LE(heap_free_pages_node(smp_this_node()),
+              DEFERRED_EAGER_PAGES + initrd_info()->nr_freed);
+    if (other != NUMA_NO_NODE && initrd_info()->nr_freed == 0) {
+        EXPECT_FALSE(heap_node_exists(other));
+        EXPECT_NE(deferred_pending_pages(other), 0UL);
+    }
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/* No worker runs yet: an exact-node allocation hands over a chunk itself. */
+static void allocation_grows_its_node(void)
+{
+    unsigned int node = other_ram_node();
+    unsigned long before;
+    mfn_t mfn;
+
+    SKIP_UNLESS_UNTOUCHED();
+    if (node == NUMA_NO_NODE)
+        KTEST_SKIP("no other node with pending frames");
+    before = deferred_pending_pages(node);
+    mfn = alloc_heap_pages(0, 0, node, ALLOC_EXACT_NODE);
+    REQUIRE_NE(mfn, INVALID_MFN);
+    EXPECT_EQ(machine_pa_node(board(), mfn_to_pa(mfn)), node);
+    EXPECT_LT(deferred_pending_pages(node), before);
+    EXPECT_GE(deferred_pending_pages(node), before - DEFERRED_CHUNK_PAGES);
+    free_heap_pages(mfn, 0);
+}
+
+/* With the workers running, every node still serves its own allocations. */
+static void allocations_while_workers_run(void)
+{
+    mfn_t got[MAX_NUMNODES][2];
+
+    if (!deferred_active())
+        KTEST_SKIP("nothing deferred (deferred_init=off or one hart)");
+    mm_boot_start_deferred();
+    for (unsigned int node = 0; node < board()->nr_nodes; node++) {
+        got[node][0] = got[node][1] = INVALID_MFN;
+        if (!node_ram_pages(node))
+            continue;
+        got[node][0] = alloc_heap_pages(0, 0, node, ALLOC_EXACT_NODE);
+        got[node][1] = alloc_heap_pages(9, 0, node, ALLOC_EXACT_NODE);
+        EXPECT_NE(got[node][0], INVALID_MFN);
+        EXPECT_NE(got[node][1], INVALID_MFN);
+        for (unsigned int i = 0; i < 2; i++)
+            if (got[node][i] != INVALID_MFN)
+                EXPECT_EQ(machine_pa_node(board(), mfn_to_pa(got[node][i])),
+                          node);
+    }
+    for (unsigned int node = 0; node < board()->nr_nodes; node++) {
+        if (got[node][0] != INVALID_MFN)
+            free_heap_pages(got[node][0], 0);
+        if (got[node][1] != INVALID_MFN)
+            free_heap_pages(got[node][1], 9);
+    }
+}
+
+/* Frames carved for node heaps' structures, on every node. */
+static unsigned long meta_pages(void)
+{
+    unsigned long n = 0;
+
+    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
+        if (node_heap_get(node))
+            n += node_heap_get(node)->meta_pages;
+    return n;
+}
+
+/*
+ * After settle every frame the boot allocator had free is in the heap or
+ * holds a node heap's structures (and the initrd's freed frames came in
+ * too): exactly, on every node.
+ */
+static void totals_exact_after_settle(void)
+{
+    const struct mm_boot_stats *st = mm_boot_stats();
+
+    mm_boot_settle();
+    EXPECT_EQ(deferred_total_pending(), 0UL);
+    EXPECT_EQ(heap_total_free_pages() + meta_pages(),
+              st->handed_pages + initrd_info()->nr_freed);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+static const struct ktest_case deferred_cases[] = {
+    KTEST_CASE(pending_as_boot_left_it),
+    KTEST_CASE(allocation_grows_its_node),
+    KTEST_CASE(allocations_while_workers_run),
+    KTEST_CASE(totals_exact_after_settle),
+};
+KTEST_SUITE_DEFERRED(deferred, deferred_cases, ktest_heap_after_case);

@@ -1,0 +1,392 @@
+/*
+ * tests/host/test_deferred.c - deferred initialisation (mm/deferred.c) on
+ * simulated machines: what stays pending at the end of boot, chunks
+ * handed over by worker threads, allocations that grow their node on
+ * demand, and the end state, which must be exactly eager init's.
+ *
+ * Each test draws its machine. Frame numbers are hexadecimal MFNs.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "tests/host/lib/harness.h"
+#include "tests/host/lib/sim.h"
+
+#include "mm/bootmem.h"
+#include "mm/deferred.h"
+#include "mm/frametable.h"
+#include "mm/heap.h"
+#include "mm/node_heap.h"
+#include "mm/page.h"
+
+/*
+ *   node 0: [0x80000 ............ 0x90000)  node 1: [0x90000 ..... 0xa0000)
+ *            ^ eager: 0x1000 frames          all pending  frame table ^^^
+ *   (64 Ki frames per node, 16 chunks each; the frame table, 0x400
+ *   frames, comes from the top of node 1)
+ */
+static const struct sim_machine two_nodes = {
+    .name = "two nodes, 64 Ki frames each",
+    .nr_banks = 2,
+    .banks = {{0x80000, 0x90000, 0}, {0x90000, 0xa0000, 1}},
+};
+
+#define EAGER 0x1000UL
+
+/* Boot `m` with deferred init: everything past EAGER frames is pending. */
+static unsigned long boot_deferred(const struct sim_machine *m)
+{
+    unsigned long n;
+
+    sim_boot(m);
+    n = deferred_defer_boot_ranges(m->boot_node, EAGER);
+    end_boot_allocator();
+    return n;
+}
+
+/*
+ * Free pages per node and zone. (The free blocks differ from eager init's
+ * in one place: a node heap's structures are carved from the first range
+ * freed on the node, which is a chunk here and the whole range there;
+ * heap_check() checks that every block is merged as far as it can be.)
+ */
+struct heap_shape {
+    unsigned long free[MAX_NUMNODES][NR_ZONES];
+};
+
+static void take_shape(struct heap_shape *sh)
+{
+    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
+        for (unsigned int zone = 0; zone < NR_ZONES; zone++)
+            sh->free[node][zone] = heap_free_pages_in(node, zone);
+}
+
+static void eager_shape(const struct sim_machine *m, struct heap_shape *sh)
+{
+    sim_boot_and_end(m);
+    take_shape(sh);
+}
+
+static unsigned long shape_node_free(const struct heap_shape *sh,
+                                     unsigned int node)
+{
+    unsigned long n = 0;
+
+    for (unsigned int zone = 0; zone < NR_ZONES; zone++)
+        n += sh->free[node][zone];
+    return n;
+}
+
+static void expect_same_shape(const struct heap_shape *a,
+                              const struct heap_shape *b)
+{
+    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
+        for (unsigned int zone = 0; zone < NR_ZONES; zone++)
+            EXPECT(a->free[node][zone] == b->free[node][zone],
+                   "node %u zone %u: %lu free pages, eager init has %lu", node,
+                   zone, a->free[node][zone], b->free[node][zone]);
+}
+
+/*
+ * Expect: after boot only EAGER frames of node 0 are in the heap (minus
+ * node 0's carved structures); every other free frame is pending,
+ * uninitialised, and counted per node; node 1 has no heap yet;
+ * heap_check() passes. Initialising a pending frame behind deferred
+ * init's back makes heap_check() fail.
+ */
+TEST(pending_frames_are_uninitialised_and_counted)
+{
+    unsigned long deferred = boot_deferred(&two_nodes);
+    unsigned long node1 = 0x10000 - sim_frametable_pages();
+
+    EXPECT_EQ(deferred, (0x10000 - EAGER) + node1);
+    EXPECT_EQ(deferred_pending_pages(0), 0x10000 - EAGER);
+    EXPECT_EQ(deferred_pending_pages(1), node1);
+    EXPECT_EQ(deferred_total_pending(), deferred);
+    EXPECT_EQ(heap_free_pages_node(0), EAGER - NODE_HEAP_PAGES);
+    EXPECT(!heap_node_exists(1), "node 1 has a heap before any of it is in");
+    for (mfn_t m = 0x80000 + EAGER; m < 0x90000; m += 0x111)
+        EXPECT(page_state_is(mfn_to_page(m), PAGE_STATE_UNINITIALISED) &&
+                   mfn_to_page(m)->nr_inits == 0,
+               "pending frame 0x%lx is not uninitialised", m);
+    EXPECT_EQ(heap_check(), 0);
+
+    sim_set_quiet(true);
+    init_heap_pages(0x95000, 1); /* behind deferred init's back */
+    EXPECT_NE(heap_check(), 0);
+    sim_set_quiet(false);
+}
+
+/*
+ * Expect: chunks handed over one by one (node 1 first, then node 0) give
+ * exactly the heap eager init gives: the same free pages per node and
+ * zone, every block merged (heap_check).
+ */
+TEST(settled_heap_equals_eager)
+{
+    struct heap_shape eager, deferred;
+    unsigned long chunks = 0;
+
+    eager_shape(&two_nodes, &eager);
+    boot_deferred(&two_nodes);
+    while (deferred_init_chunk(1))
+        chunks++;
+    EXPECT_EQ(deferred_pending_pages(1), 0);
+    EXPECT_NE(deferred_pending_pages(0), 0);
+    deferred_run_node(0);
+    EXPECT_EQ(chunks, 16); /* 0x10000 frames less the table: 16 chunks */
+    EXPECT_EQ(deferred_total_pending(), 0);
+    EXPECT(!deferred_init_chunk(0), "a chunk handed over after settling");
+    take_shape(&deferred);
+    expect_same_shape(&deferred, &eager);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/*
+ * A machine with RAM at MFN 0 and a reservation in the middle of node 0:
+ *   node 0 [0 .. 0x800) reserved [0x800, 0x900) [0x900 .. 0x8000)
+ *   node 1 [0x8000 .......... 0x10000)
+ * Expect: the settled heap is eager init's (MFN 0 parked, never free).
+ */
+TEST(settled_heap_equals_eager_ram_at_mfn0)
+{
+    static const struct sim_machine m = {
+        .name = "RAM at MFN 0, a reserved range",
+        .nr_banks = 2,
+        .banks = {{0, 0x8000, 1}, {0x8000, 0x10000, 0}},
+        .nr_reserved = 1,
+        .reserved = {{0x800, 0x900}},
+        .boot_node = 0,
+    };
+    struct heap_shape eager, deferred;
+
+    eager_shape(&m, &eager);
+    boot_deferred(&m);
+    EXPECT_NE(deferred_pending_pages(1), 0);
+    deferred_run_node(0);
+    deferred_run_node(1);
+    take_shape(&deferred);
+    expect_same_shape(&deferred, &eager);
+    EXPECT(!page_state_is(mfn_to_page(0), PAGE_STATE_FREE), "MFN 0 is free");
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/*
+ * Expect: with no worker at all, an allocation from node 1 (which has no
+ * heap yet) is served from node 1 - the allocation hands over one chunk
+ * itself instead of falling back to node 0 - and a 2^14-frame block (four
+ * chunks) is too; an exact-node allocation on node 1 as well.
+ */
+TEST(allocation_grows_its_node_before_fallback)
+{
+    unsigned long before;
+    mfn_t mfn, big;
+
+    boot_deferred(&two_nodes);
+    before = deferred_pending_pages(1);
+    sim_set_this_node(1);
+    mfn = alloc_heap_pages(0, 0, NUMA_NO_NODE, 0);
+    REQUIRE_NE(mfn, INVALID_MFN);
+    EXPECT_EQ(sim_node_of(mfn), 1);
+    EXPECT_EQ(deferred_pending_pages(1), before - DEFERRED_CHUNK_PAGES);
+    EXPECT_EQ(heap_free_pages_node(0), EAGER - NODE_HEAP_PAGES);
+    big = alloc_heap_pages(14, 0, NUMA_NO_NODE, 0);
+    REQUIRE_NE(big, INVALID_MFN);
+    EXPECT_EQ(sim_node_of(big), 1);
+    free_heap_pages(big, 14);
+    free_heap_pages(mfn, 0);
+    sim_set_this_node(0);
+    mfn = alloc_heap_pages(3, 0, 1, ALLOC_EXACT_NODE);
+    REQUIRE_NE(mfn, INVALID_MFN);
+    EXPECT_EQ(sim_node_of(mfn), 1);
+    free_heap_pages(mfn, 3);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/*
+ *   one node [0x80000 .. 0x88000), EAGER 0x1000 frames at boot
+ * Expect: order-0 allocations with fallback all come from node 0 (there
+ * is no other node to fall back to) until every frame is taken: the heap
+ * grows chunk by chunk, and once nothing is pending or free, the next
+ * allocation fails; the count equals eager init's free pages.
+ */
+TEST(allocations_drain_every_pending_frame)
+{
+    static const struct sim_machine m = {
+        .name = "one node, 32 Ki frames",
+        .nr_banks = 1,
+        .banks = {{0x80000, 0x88000, 0}},
+    };
+    struct heap_shape eager;
+    unsigned long got = 0;
+
+    eager_shape(&m, &eager);
+    boot_deferred(&m);
+    while (alloc_heap_pages(0, 0, NUMA_NO_NODE, 0) != INVALID_MFN)
+        got++;
+    EXPECT_EQ(got, shape_node_free(&eager, 0));
+    EXPECT_EQ(deferred_total_pending(), 0);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/* ---- threads: workers racing with allocations ---------------------------- */
+
+#define NR_ALLOCATORS 4
+#define OPS_PER_ALLOCATOR 20000
+#define HELD_MAX 64
+
+struct allocator_arg {
+    unsigned int node;      /* the node this "hart" sits on */
+    bool exact;             /* ALLOC_EXACT_NODE allocations */
+    uint64_t seed;          /* its random stream */
+    unsigned long failures; /* allocations that failed (expected: none) */
+    unsigned long off_node; /* exact allocations from another node */
+};
+
+static void *allocator_main(void *p)
+{
+    struct allocator_arg *a = p;
+    mfn_t held[HELD_MAX];
+    unsigned int order[HELD_MAX], n = 0;
+    uint64_t x = a->seed | 1;
+
+    sim_set_this_node(a->node);
+    for (int i = 0; i < OPS_PER_ALLOCATOR; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        if (n < HELD_MAX && (x % 3 || n == 0)) {
+            order[n] = (unsigned int)(x >> 8) % 4;
+            held[n] = alloc_heap_pages(order[n], 0, a->node,
+                                       a->exact ? ALLOC_EXACT_NODE : 0);
+            if (held[n] == INVALID_MFN)
+                a->failures++;
+            else
+                a->off_node += a->exact && sim_node_of(held[n]) != a->node,
+                    n++;
+        } else {
+            unsigned int k = (unsigned int)(x >> 16) % n;
+
+            free_heap_pages(held[k], order[k]);
+            held[k] = held[--n];
+            order[k] = order[n];
+        }
+    }
+    while (n--)
+        free_heap_pages(held[n], order[n]);
+    return NULL;
+}
+
+static void *worker_main(void *p)
+{
+    unsigned int node = *(unsigned int *)p;
+
+    sim_set_this_node(node);
+    deferred_run_node(node);
+    return NULL;
+}
+
+/*
+ * Two workers per node hand over chunks while four allocators (two per
+ * node, exact and not) allocate and free.
+ * Expect: no allocation fails or leaves its node when it asked for it
+ * exactly; once everyone is done nothing is pending, the heap is eager
+ * init's (free pages per node and zone), and every RAM frame outside the frame table went
+ * through init_heap_pages() exactly once.
+ */
+TEST(workers_race_with_allocations)
+{
+    static unsigned int worker_node[4] = {0, 0, 1, 1};
+    struct allocator_arg a[NR_ALLOCATORS];
+    pthread_t w[4], t[NR_ALLOCATORS];
+    struct heap_shape eager, deferred;
+
+    eager_shape(&two_nodes, &eager);
+    boot_deferred(&two_nodes);
+    for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
+        a[i] = (struct allocator_arg){i % 2, i >= 2, test_seed() + i, 0, 0};
+        pthread_create(&t[i], NULL, allocator_main, &a[i]);
+    }
+    for (unsigned int i = 0; i < 4; i++)
+        pthread_create(&w[i], NULL, worker_main, &worker_node[i]);
+    for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
+        pthread_join(t[i], NULL);
+        EXPECT_EQ(a[i].failures, 0);
+        EXPECT_EQ(a[i].off_node, 0);
+    }
+    for (unsigned int i = 0; i < 4; i++)
+        pthread_join(w[i], NULL);
+    EXPECT_EQ(deferred_total_pending(), 0);
+    take_shape(&deferred);
+    expect_same_shape(&deferred, &eager);
+    for (mfn_t m = sim_ram_first(); m < sim_frametable_mfn(); m++)
+        if (mfn_to_page(m)->nr_inits != 1) {
+            EXPECT(0, "frame 0x%lx went through init_heap_pages %u times", m,
+                   mfn_to_page(m)->nr_inits);
+            break;
+        }
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/* ---- an allocation that finds the node's last chunk on its way ----------- */
+
+static volatile int chunk_in_flight; /* the worker holds the node's last chunk */
+static int worker_locks;             /* node 1 lock takes by the worker */
+
+/*
+ * On the worker's thread: its second take of node 1's lock is
+ * init_heap_pages() of the chunk it has just taken off the pending list.
+ * Say so, and give the allocator time to find node 1 with nothing pending
+ * but a chunk on its way.
+ */
+static void hold_before_hand_over(unsigned int node)
+{
+    if (node == 1 && ++worker_locks == 2) {
+        chunk_in_flight = 1;
+        usleep(100 * 1000);
+    }
+}
+
+static void *slow_worker(void *p)
+{
+    (void)p;
+    sim_set_lock_hook(hold_before_hand_over);
+    deferred_init_chunk(1);
+    sim_set_lock_hook(NULL);
+    return NULL;
+}
+
+/*
+ *   node 0 [0x80000 .. 0x90000)   node 1 [0x90000 .. 0x91000): one chunk
+ *                                          (less the frame table on top)
+ * A worker takes node 1's only chunk and is held before it hands it over;
+ * meanwhile an exact allocation on node 1 finds no heap and nothing
+ * pending. Expect: it waits for the chunk on its way and succeeds on node
+ * 1, instead of failing.
+ */
+TEST(allocation_waits_for_a_chunk_on_its_way)
+{
+    static const struct sim_machine m = {
+        .name = "node 1 of one chunk",
+        .nr_banks = 2,
+        .banks = {{0x80000, 0x90000, 0}, {0x90000, 0x91000, 1}},
+    };
+    pthread_t w;
+    mfn_t mfn;
+
+    boot_deferred(&m);
+    REQUIRE(deferred_pending_pages(1) <= DEFERRED_CHUNK_PAGES,
+            "node 1 should be one chunk, has %lu pending pages",
+            deferred_pending_pages(1));
+    chunk_in_flight = 0;
+    worker_locks = 0;
+    pthread_create(&w, NULL, slow_worker, NULL);
+    while (!chunk_in_flight)
+        sched_yield();
+    mfn = alloc_heap_pages(0, 0, 1, ALLOC_EXACT_NODE);
+    pthread_join(w, NULL);
+    REQUIRE_NE(mfn, INVALID_MFN);
+    EXPECT_EQ(sim_node_of(mfn), 1);
+    free_heap_pages(mfn, 0);
+    EXPECT_EQ(deferred_total_pending(), deferred_pending_pages(0));
+    EXPECT_EQ(heap_check(), 0);
+}

@@ -1,0 +1,93 @@
+"""Deferred initialisation in QEMU (docs/mm.md): `deferred_init=hold` shows
+pending pages, grows a node on demand and settles; `deferred_init=off`
+gives the same heap at once; and suite `deferred` passes on one node with
+a second hart (the 1node ktest boot has one hart, where boot inits
+eagerly). Three short boots; the 2- and 4-node KTAP runs of suite
+`deferred` are in test_ktest.py."""
+
+import re
+
+from test_monitor import monitor_append, output_of, sections
+
+PENDING_RE = re.compile(r'^deferred: node (\d+): (\d+) pages pending')
+TOTAL_RE = re.compile(r'^heap: total (\d+) pages free')
+NODE_RE = re.compile(r'^heap: node (\d+): .*?(?:, (\d+) pages pending)?$')
+ALLOC_RE = re.compile(r'^alloc: order 0 -> \[0x[0-9a-f]+, 0x[0-9a-f]+\) node (\d+)')
+SETTLE_RE = re.compile(r'^settle: (\d+) pages \(.*\) handed over in [\d.]+ ms$')
+CHUNK = 4096    # DEFERRED_CHUNK_PAGES (mm/deferred.h)
+
+
+def boot_script(t, label, append, commands):
+    r = t.boot(label=label, topology='2node', timeout=60,
+               append=f'{append} {monitor_append(commands)}')
+    t.require(r.status == 0, f'{label}: {r.describe()}')
+    return r, sections(r.console)
+
+
+def total(t, lines, what):
+    found = [int(m.group(1)) for m in map(TOTAL_RE.match, lines) if m]
+    t.require(found, f'{what}: no `heap: total` line in {lines[-3:]}')
+    return found[0]
+
+
+def node_pending(lines):
+    """{node: pending pages} from `heap` lines (nodes without: 0)."""
+    out = {}
+    for m in map(NODE_RE.match, lines):
+        if m:
+            out[int(m.group(1))] = int(m.group(2) or 0)
+    return out
+
+
+def test_hold_grows_on_demand_then_settles(t):
+    r, secs = boot_script(t, 'hold', 'deferred_init=hold', [
+        'heap', 'alloc 0 node 1 exact', 'heap node 1', 'settle', 'heap', 'check'])
+    at_boot = {int(m.group(1)): int(m.group(2))
+               for m in map(PENDING_RE.match, r.console.splitlines()) if m}
+    t.require(set(at_boot) == {0, 1}, f'boot printed pending lines for {at_boot}, '
+              'want nodes 0 and 1')
+    before = node_pending(output_of(t, secs, 'heap'))
+    t.check(before == at_boot, f'`heap` shows pending {before}, boot printed {at_boot}')
+    alloc = [m for m in map(ALLOC_RE.match, output_of(t, secs, 'alloc 0 node 1 exact')) if m]
+    t.check(alloc and alloc[0].group(1) == '1', f'`alloc 0 node 1 exact` did not come '
+            f'from node 1: {output_of(t, secs, "alloc 0 node 1 exact")}')
+    grown = node_pending(output_of(t, secs, 'heap node 1')).get(1, 0)
+    t.check(0 < at_boot[1] - grown <= CHUNK,
+            f'node 1 should grow by one chunk (at most {CHUNK} pages) on demand: '
+            f'pending {at_boot[1]} -> {grown}')
+    settle = [m for m in map(SETTLE_RE.match, output_of(t, secs, 'settle')) if m]
+    t.require(settle, f'no settle line: {output_of(t, secs, "settle")}')
+    t.check(int(settle[0].group(1)) == sum(at_boot.values()),
+            f'settle says {settle[0].group(1)} pages, boot deferred {sum(at_boot.values())}')
+    after = output_of(t, secs, 'heap', 1)
+    t.check(not any('pending' in line for line in after),
+            f'`heap` after settle still shows pending pages: {after}')
+    t.check(any('every heap rule holds' in line for line in output_of(t, secs, 'check')),
+            '`check` after settle found broken rules')
+
+
+def test_off_is_eager_and_the_same_heap(t):
+    r, secs = boot_script(t, 'off', 'deferred_init=off', ['heap', 'settle'])
+    t.check(not any(line.startswith('deferred:') for line in r.console.splitlines()),
+            'deferred_init=off printed deferred: lines')
+    heap = output_of(t, secs, 'heap')
+    t.check(not any('pending' in line for line in heap), f'deferred_init=off: {heap}')
+    t.check(any('nothing was deferred' in line for line in output_of(t, secs, 'settle')),
+            f'settle with deferred_init=off: {output_of(t, secs, "settle")}')
+    eager = total(t, heap, 'deferred_init=off heap')
+    _, secs = boot_script(t, 'on', '', ['alloc 0 node 1 exact', 'settle', 'heap'])
+    settled = total(t, output_of(t, secs, 'heap'), 'heap after settle')
+    t.check(settled + 1 == eager,
+            f'after settle (one page held by `alloc`) the heap holds {settled} pages; '
+            f'eager init gives {eager}')
+
+
+def test_ktest_one_node_two_harts(t):
+    r = t.boot(label='1node-smp2', topology='1node', smp=2, append='ktest=deferred.*',
+               timeout=60)
+    report = t.ktap(r, prefix='1node-smp2/')
+    t.check(r.status == 0, f'ktest=deferred.* on 1node --smp 2: {r.describe()}')
+    t.check(report.complete, 'KTAP report incomplete (crashed or timed out)')
+    skipped = [c.name for c in report.cases if c.skipped]
+    t.check(skipped == ['1node-smp2/deferred.allocation_grows_its_node'],
+            f'only the other-node case may skip on one node; skipped: {skipped}')
