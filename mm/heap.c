@@ -26,8 +26,9 @@
  *   - Allocation: the requested node (default: this hart's), highest
  *     allowed zone first, then the other nodes nearest first.
  *
- * Side concerns live elsewhere too: debug poisoning in mm/poison.c, the
- * checker in mm/heap_check.c.
+ * Side concerns live elsewhere too: debug poisoning in mm/poison.c,
+ * scrubbing (freed frames are marked dirty, handed out zeroed) in
+ * mm/scrub.c, the checker in mm/heap_check.c.
  *
  * Locking: one heap lock (mm_hook_lock) guards every page state and every
  * node heap. Public functions take it; *_locked helpers expect it held.
@@ -42,6 +43,7 @@
 #include "mm/node_heap.h"
 #include "mm/numa.h"
 #include "mm/poison.h"
+#include "mm/scrub.h"
 
 /* ---- freeing ------------------------------------------------------------- */
 
@@ -55,6 +57,12 @@ void heap_set_entry(const char *fn)
 const char *heap_entry(void)
 {
     return entry_fn ? entry_fn : "free_heap_pages";
+}
+
+/* The public init_heap_pages() is running (its frames follow scrub=). */
+static bool entry_is_init(void)
+{
+    return entry_fn && __builtin_strcmp(entry_fn, "init_heap_pages") == 0;
 }
 
 /* Why frame mfn, with count_info ci, can never be freed into the heap. */
@@ -74,6 +82,9 @@ static const char *not_heap_reason(mfn_t mfn, uint64_t ci)
  */
 void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node)
 {
+    uint64_t dirty = scrub_take_back_flag(entry_is_init());
+    unsigned long nr_dirty = 0;
+
     for (mfn_t m = s; m < e; m++) {
         struct page_info *pg = mfn_to_page(m);
         uint64_t ci = page_count_info(pg);
@@ -92,8 +103,11 @@ void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node)
             mm_hook_panic("%s: block [0x%lx, 0x%lx) spans nodes "
                           "%u and %u",
                           heap_entry(), s, e, node, pg->node);
-        WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_FREE));
+        nr_dirty += dirty && !(ci & PGC_NEED_SCRUB);
+        WRITE_ONCE(pg->count_info,
+                   pgc_with_state(ci | dirty, PAGE_STATE_FREE));
     }
+    scrub_count_freed(s, e, node, nr_dirty);
 }
 
 /* Step 2 of the free path. */
@@ -146,9 +160,12 @@ static unsigned int zone_limit(unsigned int bits)
     return bits > PAGE_SHIFT ? MIN(bits - PAGE_SHIFT, top) : 0;
 }
 
-/* A 2^order block from node `node`, highest zone first, zones <= max_zone. */
+/*
+ * A 2^order block from node `node`, highest zone first, zones <= max_zone;
+ * *todo says what of it scrub_allocated() must still zero.
+ */
 static mfn_t alloc_from_node(unsigned int node, unsigned int order,
-                             unsigned int max_zone)
+                             unsigned int max_zone, struct scrub_todo *todo)
 {
     struct node_heap *nh = node_heap_get(node);
 
@@ -160,21 +177,25 @@ static mfn_t alloc_from_node(unsigned int node, unsigned int order,
         if (nh->free_pages[zone] < (1UL << order))
             continue;
         mfn = buddy_alloc(nh, zone, order);
-        if (mfn != INVALID_MFN)
+        if (mfn != INVALID_MFN) {
+            scrub_take_allocated(mfn, order, node, todo);
             return mfn;
+        }
     }
     return INVALID_MFN;
 }
 
 /* The NUMA fallback: the other nodes, nearest first (mm/numa.c). */
 static mfn_t alloc_from_other_nodes(unsigned int node, unsigned int order,
-                                    unsigned int max_zone)
+                                    unsigned int max_zone,
+                                    struct scrub_todo *todo)
 {
     unsigned int order_of_nodes[MAX_NUMNODES];
     unsigned int n = numa_fallback_nodes(node, order_of_nodes);
 
     for (unsigned int i = 0; i < n; i++) {
-        mfn_t mfn = alloc_from_node(order_of_nodes[i], order, max_zone);
+        mfn_t mfn =
+            alloc_from_node(order_of_nodes[i], order, max_zone, todo);
 
         if (mfn != INVALID_MFN)
             return mfn;
@@ -182,10 +203,27 @@ static mfn_t alloc_from_other_nodes(unsigned int node, unsigned int order,
     return INVALID_MFN;
 }
 
+/*
+ * The block goes to its owner: zeroed where it was dirty, unless the caller
+ * said ALLOC_NO_SCRUB - then debug builds fill it with POISON_FRESH, so
+ * that code which wrongly expects zeros fails loudly.
+ */
+static void hand_out(mfn_t mfn, unsigned int order, unsigned int flags,
+                     const struct scrub_todo *todo)
+{
+    if (flags & ALLOC_NO_SCRUB) {
+        scrub_wait_for_background(todo);
+        poison_fresh(mfn, order);
+    } else {
+        scrub_allocated(mfn, order, todo);
+    }
+}
+
 mfn_t alloc_heap_pages(unsigned int order, unsigned int bits, unsigned int node,
                        unsigned int flags)
 {
     unsigned int max_zone = zone_limit(bits);
+    struct scrub_todo todo;
     mfn_t mfn;
 
     if (node == NUMA_NO_NODE)
@@ -198,12 +236,12 @@ mfn_t alloc_heap_pages(unsigned int order, unsigned int bits, unsigned int node,
     if (order > MAX_ORDER)
         return INVALID_MFN;
     mm_hook_lock();
-    mfn = alloc_from_node(node, order, max_zone);
+    mfn = alloc_from_node(node, order, max_zone, &todo);
     if (mfn == INVALID_MFN && !(flags & ALLOC_EXACT_NODE))
-        mfn = alloc_from_other_nodes(node, order, max_zone);
+        mfn = alloc_from_other_nodes(node, order, max_zone, &todo);
     mm_hook_unlock();
     if (mfn != INVALID_MFN)
-        poison_fresh(mfn, order);
+        hand_out(mfn, order, flags, &todo);
     return mfn;
 }
 
@@ -255,4 +293,5 @@ void heap_reset(void)
 {
     entry_fn = NULL;
     node_heap_reset();
+    scrub_reset();
 }
