@@ -422,25 +422,25 @@ unsigned long scrub_some(unsigned int node)
     if (node >= MAX_NUMNODES || READ_ONCE(nodes[node].dirty) == 0)
         return 0;
     sn = &nodes[node];
-    mm_hook_lock();
+    mm_hook_lock(node);
     c = free_slot(sn);
     s = c && sn->dirty > sn->inflight ? find_dirty(sn, node) : INVALID_MFN;
     if (s == INVALID_MFN) {
-        mm_hook_unlock();
+        mm_hook_unlock(node);
         return 0;
     }
     start_chunk(sn, c, s, node);
     mask = c->mask;
-    mm_hook_unlock();
+    mm_hook_unlock(node);
 
     for (unsigned int i = 0; i < SCRUB_CHUNK_PAGES; i++)
         if (mask & (UINT64_C(1) << i))
             zero_frame(s + i);
     __atomic_store_n(&c->writing, false, __ATOMIC_RELEASE);
 
-    mm_hook_lock();
+    mm_hook_lock(node);
     end_chunk(sn, c);
-    mm_hook_unlock();
+    mm_hook_unlock(node);
     return (unsigned long)__builtin_popcountll(mask);
 }
 

@@ -54,8 +54,8 @@ void scrub_forget_frames(mfn_t s, mfn_t e, unsigned int node);
 
 /*
  * The flag step 1 of the free path ORs into every frame it takes back:
- * PGC_NEED_SCRUB, or 0 for frames init_heap_pages() hands over under
- * scrub=off (from_init: the public init_heap_pages() is running).
+ * PGC_NEED_SCRUB, or 0 for frames that come in through init_heap_pages()
+ * (from_init) under scrub=off.
  */
 uint64_t scrub_take_back_flag(bool from_init);
 
