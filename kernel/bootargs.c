@@ -16,6 +16,7 @@
 #include "crash.h"
 #include "monitor.h"
 #include "printk.h"
+#include "scrub_idle.h"
 
 #define BOOTARG_NAME_MAX 32
 
@@ -114,6 +115,7 @@ static const struct bootarg arguments[] = {
      "monitor=\"CMD; CMD; ...\" (run monitor commands, then power "
      "off)",
      monitor_set_script},
+    {"scrub", SCRUB_ACCEPTED, scrub_idle_set_arg},
 };
 
 static const struct bootarg *find_argument(const char *name)
