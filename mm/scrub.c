@@ -149,14 +149,20 @@ void scrub_reset(void)
 
 /* ---- zeroing --------------------------------------------------------------- */
 
-/* Make frame mfn read all zero, writing only from its first non-zero word. */
+/*
+ * Make frame mfn read all zero, writing only from the first group of eight
+ * words that is not all zero. (Eight loads OR-ed together and one branch:
+ * under QEMU the branch per word cost as much as the load.)
+ */
 static void zero_frame(mfn_t mfn)
 {
     uint64_t *w = mm_hook_pa_to_va(mfn_to_pa(mfn));
-    size_t n = PAGE_SIZE / sizeof(*w), i = 0;
+    size_t n = PAGE_SIZE / sizeof(*w), i;
 
-    while (i < n && w[i] == 0)
-        i++;
+    for (i = 0; i < n; i += 8)
+        if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] |
+            w[i + 6] | w[i + 7])
+            break;
     if (i < n)
         __builtin_memset(&w[i], 0, (n - i) * sizeof(*w));
 }
