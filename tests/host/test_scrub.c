@@ -10,6 +10,7 @@
  * Each test draws its machine. Frame numbers are hexadecimal MFNs.
  */
 #include <pthread.h>
+#include <sched.h>
 
 #include <numbat/errno.h>
 
@@ -328,6 +329,7 @@ TEST(clean_frame_with_data_is_caught_at_allocation)
 /* ---- a background scrubber racing an allocating hart ---------------------- */
 
 #define RACE_ROUNDS 3000
+#define RACE_SCRUBBERS 2
 
 static volatile int race_done; /* the allocating hart has finished */
 
@@ -341,21 +343,24 @@ static void *scrubber_main(void *arg)
 }
 
 /*
- * One node of 1024 frames, all dirty (scrub=idle); a second thread runs
- * the background step without pause while this one allocates blocks of
- * orders 0-2 clean, checks every byte is zero, fills them and frees them.
- * Expect: every clean block reads zero (an allocation that overlaps a
- * chunk being zeroed waits for it, and the scrubber never clears a flag
- * on frames that changed hands meanwhile), and the heap checks out.
+ * One node of 1024 frames, all dirty (scrub=idle); RACE_SCRUBBERS threads
+ * run the background step without pause while this one allocates blocks
+ * of orders 0-2 clean, checks every byte is zero, fills them, checks the
+ * fill is still there and frees them. Expect: every clean block reads
+ * zero and keeps what its owner wrote (an allocation that overlaps a
+ * chunk being zeroed waits until the scrubber stops writing, and the
+ * scrubber never clears a flag on frames that changed hands meanwhile),
+ * and the heap checks out.
  */
 TEST(background_races_allocations)
 {
-    unsigned long not_zero = 0, failures = 0;
-    pthread_t t;
+    unsigned long not_zero = 0, clobbered = 0, failures = 0;
+    pthread_t t[RACE_SCRUBBERS];
 
     boot_with(&one_node, SCRUB_IDLE);
     race_done = 0;
-    REQUIRE_EQ(pthread_create(&t, NULL, scrubber_main, NULL), 0);
+    for (int i = 0; i < RACE_SCRUBBERS; i++)
+        REQUIRE_EQ(pthread_create(&t[i], NULL, scrubber_main, NULL), 0);
     for (unsigned int i = 0; i < RACE_ROUNDS; i++) {
         unsigned int order = i % 3;
         mfn_t m = alloc_heap_pages(order, 0, 0, 0);
@@ -366,11 +371,15 @@ TEST(background_races_allocations)
         }
         not_zero += bytes_not(m, order, 0) != 0;
         fill(m, order, PATTERN);
+        sched_yield(); /* give a scrubber the chance to write (it must not) */
+        clobbered += bytes_not(m, order, PATTERN) != 0;
         free_heap_pages(m, order);
     }
     race_done = 1;
-    pthread_join(t, NULL);
+    for (int i = 0; i < RACE_SCRUBBERS; i++)
+        pthread_join(t[i], NULL);
     EXPECT_EQ(not_zero, 0);
+    EXPECT_EQ(clobbered, 0);
     EXPECT_EQ(failures, 0);
     EXPECT_EQ(scrub_dirty_pages(0), walk_dirty(0));
     EXPECT_EQ(heap_check(), 0);
