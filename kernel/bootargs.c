@@ -18,6 +18,7 @@
 #include "mm_boot.h"
 #include "monitor.h"
 #include "printk.h"
+#include "scrub_idle.h"
 
 #define BOOTARG_NAME_MAX 32
 
@@ -122,6 +123,7 @@ static const struct bootarg arguments[] = {
      "monitor=\"CMD; CMD; ...\" (run monitor commands, then power "
      "off)",
      monitor_set_script},
+    {"scrub", SCRUB_ACCEPTED, scrub_idle_set_arg},
 };
 
 static const struct bootarg *find_argument(const char *name)

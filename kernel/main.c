@@ -25,6 +25,7 @@
 #include "mm_boot.h"
 #include "monitor.h"
 #include "printk.h"
+#include "scrub_idle.h"
 #include "smp.h"
 #include "vm.h"
 
@@ -76,5 +77,6 @@ void kernel_main(uint32_t hartid, paddr_t dtb_pa)
     mm_boot_end();                     /* the heap takes every free frame */
     mm_boot_print_heap();              /* heap: per node and zone */
     initrd_release();                  /* read the initrd, free (or keep) it */
+    scrub_idle_start();                /* idle harts zero free memory (scrub=) */
     run_tests_or_console();            /* ktest=... or the monitor */
 }

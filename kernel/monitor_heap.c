@@ -15,6 +15,7 @@
 #include "../mm/frametable.h"
 #include "../mm/heap.h"
 #include "../mm/heap_walk.h"
+#include "../mm/scrub.h"
 #include "../platform/poweroff.h"
 #include "board.h"
 #include "dump.h"
@@ -60,6 +61,8 @@ static void print_node_heap(unsigned int node)
     }
     printk("heap: node %u: %lu pages free", node, heap_free_pages_node(node));
     print_pending(node);
+    printk("heap: node %u: %lu of them dirty (need a scrub)\n", node,
+           scrub_dirty_pages(node));
     for (unsigned int zone = 0; zone < NR_ZONES; zone++)
         if (heap_free_pages_in(node, zone))
             print_zone(node, zone);

@@ -30,6 +30,7 @@
 #include "fallback.h"
 #include "panic.h"
 #include "printk.h"
+#include "scrub_idle.h"
 #include "smp.h"
 
 #define SIP_SSIP (1UL << 1) /* supervisor software interrupt pending */
@@ -279,7 +280,8 @@ void smp_secondary_main(struct hart *h)
         smp_work_fn fn = h->work;
 
         if (!fn) {
-            idle_once(h);
+            if (!scrub_idle_step(h)) /* background scrubbing first */
+                idle_once(h);
             continue;
         }
         __sync_synchronize();

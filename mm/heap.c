@@ -28,8 +28,9 @@
  *     is short while deferred init still has frames of it first hands a
  *     chunk over itself (mm/deferred.c) and tries again.
  *
- * Side concerns live elsewhere too: debug poisoning in mm/poison.c, the
- * checker in mm/heap_check.c.
+ * Side concerns live elsewhere too: debug poisoning in mm/poison.c,
+ * scrubbing (freed frames are marked dirty, handed out zeroed) in
+ * mm/scrub.c, the checker in mm/heap_check.c.
  *
  * Locking: one lock per node heap (mm_hook_lock(node)) guards that node's
  * lists, counters and the page states of its frames. A free takes the lock
@@ -49,6 +50,7 @@
 #include "mm/node_heap.h"
 #include "mm/numa.h"
 #include "mm/poison.h"
+#include "mm/scrub.h"
 
 /* ---- freeing ------------------------------------------------------------- */
 
@@ -67,10 +69,14 @@ static const char *not_heap_reason(mfn_t mfn, uint64_t ci)
  * every frame of RAM). A frame that fails is a panic naming it; the frames
  * before it are already marked, but a panic ends the machine. The panics
  * name free_heap_pages: init_heap_pages() claims each frame (and checks
- * it) before this step, so no frame it hands over can fail here.
+ * it) before this step, so no frame it hands over can fail here. `dirty`
+ * is the scrub flag each frame gets (PGC_NEED_SCRUB or 0, mm/scrub.c).
  */
-void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node)
+static void take_back_frames(mfn_t s, mfn_t e, unsigned int node,
+                             uint64_t dirty)
 {
+    unsigned long nr_dirty = 0;
+
     for (mfn_t m = s; m < e; m++) {
         struct page_info *pg = mfn_to_page(m);
         uint64_t ci = page_count_info(pg);
@@ -89,8 +95,17 @@ void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node)
             mm_hook_panic("free_heap_pages: block [0x%lx, 0x%lx) spans "
                           "nodes %u and %u",
                           s, e, node, pg->node);
-        WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_FREE));
+        nr_dirty += dirty && !(ci & PGC_NEED_SCRUB);
+        WRITE_ONCE(pg->count_info,
+                   pgc_with_state(ci | dirty, PAGE_STATE_FREE));
     }
+    scrub_count_freed(s, e, node, nr_dirty);
+}
+
+/* Step 1 for init_heap_pages() (mm/init_heap.c): dirty as scrub= says. */
+void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node)
+{
+    take_back_frames(s, e, node, scrub_take_back_flag(true));
 }
 
 /* Step 2 of the free path. */
@@ -117,7 +132,7 @@ void heap_free_block(mfn_t mfn, unsigned int order)
                       "cannot exist (the frame table is corrupt)",
                       mfn, node);
     mm_hook_lock(node);
-    heap_take_back_frames(mfn, mfn + ((mfn_t)1 << order), node);
+    take_back_frames(mfn, mfn + ((mfn_t)1 << order), node, PGC_NEED_SCRUB);
     poison_freed(mfn, order);
     heap_merge_block(mfn, order, node);
     mm_hook_unlock(node);
@@ -153,10 +168,11 @@ static unsigned int zone_limit(unsigned int bits)
 
 /*
  * A 2^order block from node `node`, highest zone first, zones <= max_zone.
- * Takes and lets go of that node's lock.
+ * Takes and lets go of that node's lock; *todo says what of the block
+ * scrub_allocated() must still zero (found while the lock is held).
  */
 static mfn_t alloc_from_node(unsigned int node, unsigned int order,
-                             unsigned int max_zone)
+                             unsigned int max_zone, struct scrub_todo *todo)
 {
     struct node_heap *nh;
     mfn_t mfn = INVALID_MFN;
@@ -171,6 +187,8 @@ static mfn_t alloc_from_node(unsigned int node, unsigned int order,
             continue;
         mfn = buddy_alloc(nh, zone, order);
     }
+    if (mfn != INVALID_MFN)
+        scrub_take_allocated(mfn, order, node, todo);
     mm_hook_unlock(node);
     return mfn;
 }
@@ -180,11 +198,12 @@ static mfn_t alloc_from_node(unsigned int node, unsigned int order,
  * of its frames: a chunk handed over (mm/deferred.c), then try again.
  */
 static mfn_t alloc_or_grow(unsigned int node, unsigned int order,
-                           unsigned int max_zone)
+                           unsigned int max_zone, struct scrub_todo *todo)
 {
     mfn_t mfn;
 
-    while ((mfn = alloc_from_node(node, order, max_zone)) == INVALID_MFN &&
+    while ((mfn = alloc_from_node(node, order, max_zone, todo)) ==
+               INVALID_MFN &&
            deferred_grow(node))
         ;
     return mfn;
@@ -192,13 +211,14 @@ static mfn_t alloc_or_grow(unsigned int node, unsigned int order,
 
 /* The NUMA fallback: the other nodes, nearest first (mm/numa.c). */
 static mfn_t alloc_from_other_nodes(unsigned int node, unsigned int order,
-                                    unsigned int max_zone)
+                                    unsigned int max_zone,
+                                    struct scrub_todo *todo)
 {
     unsigned int order_of_nodes[MAX_NUMNODES];
     unsigned int n = numa_fallback_nodes(node, order_of_nodes);
 
     for (unsigned int i = 0; i < n; i++) {
-        mfn_t mfn = alloc_or_grow(order_of_nodes[i], order, max_zone);
+        mfn_t mfn = alloc_or_grow(order_of_nodes[i], order, max_zone, todo);
 
         if (mfn != INVALID_MFN)
             return mfn;
@@ -206,10 +226,27 @@ static mfn_t alloc_from_other_nodes(unsigned int node, unsigned int order,
     return INVALID_MFN;
 }
 
+/*
+ * The block goes to its owner: zeroed where it was dirty, unless the caller
+ * said ALLOC_NO_SCRUB - then debug builds fill it with POISON_FRESH, so
+ * that code which wrongly expects zeros fails loudly.
+ */
+static void hand_out(mfn_t mfn, unsigned int order, unsigned int flags,
+                     const struct scrub_todo *todo)
+{
+    if (flags & ALLOC_NO_SCRUB) {
+        scrub_wait_for_background(todo);
+        poison_fresh(mfn, order);
+    } else {
+        scrub_allocated(mfn, order, todo);
+    }
+}
+
 mfn_t alloc_heap_pages(unsigned int order, unsigned int bits, unsigned int node,
                        unsigned int flags)
 {
     unsigned int max_zone = zone_limit(bits);
+    struct scrub_todo todo;
     mfn_t mfn;
 
     if (node == NUMA_NO_NODE)
@@ -221,11 +258,11 @@ mfn_t alloc_heap_pages(unsigned int order, unsigned int bits, unsigned int node,
                       node, mm_hook_nr_nodes() - 1);
     if (order > MAX_ORDER)
         return INVALID_MFN;
-    mfn = alloc_or_grow(node, order, max_zone);
+    mfn = alloc_or_grow(node, order, max_zone, &todo);
     if (mfn == INVALID_MFN && !(flags & ALLOC_EXACT_NODE))
-        mfn = alloc_from_other_nodes(node, order, max_zone);
+        mfn = alloc_from_other_nodes(node, order, max_zone, &todo);
     if (mfn != INVALID_MFN)
-        poison_fresh(mfn, order);
+        hand_out(mfn, order, flags, &todo);
     return mfn;
 }
 
@@ -276,4 +313,5 @@ bool heap_node_exists(unsigned int node)
 void heap_reset(void)
 {
     node_heap_reset();
+    scrub_reset();
 }

@@ -15,6 +15,7 @@
 
 /* Flags for alloc_heap_pages(). */
 #define ALLOC_EXACT_NODE 0x1u /* only the requested node, no fallback */
+#define ALLOC_NO_SCRUB 0x2u   /* the caller needs no zeroed memory */
 
 /*
  * The zone of a frame is the bit width of its MFN: zone z holds frames
@@ -51,7 +52,10 @@ void free_heap_pages(mfn_t mfn, unsigned int order);
  * no limit), from node `node` (NUMA_NO_NODE: the calling hart's node), its
  * highest zone first, then - unless ALLOC_EXACT_NODE - from the other nodes
  * nearest first. Returns the first frame, or INVALID_MFN when nothing fits.
- * The frames are left in state inuse with their flag bits kept. A node id
+ * The frames are left in state inuse with their flag bits kept (but
+ * PGC_NEED_SCRUB, which only free frames carry), and read all zero -
+ * unless flags has ALLOC_NO_SCRUB: then they hold whatever they held
+ * (POISON_FRESH in debug builds; mm/scrub.c). A node id
  * that does not exist (mm_hook_nr_nodes() or more, other than NUMA_NO_NODE)
  * is a caller's bug and a panic naming it, hint or exact: it never falls
  * back to another node.

@@ -20,6 +20,10 @@
  *             (mm/deferred.c) is uninitialised RAM of its node that was
  *             never initialised, and each node's pending counter equals
  *             the frames in its pending ranges.
+ *   scrub     only free frames (and frames out of service) carry
+ *             PGC_NEED_SCRUB, and each node's dirty counter equals its
+ *             free frames that do (mm/scrub.c). That a frame marked clean
+ *             really reads zero is checked where it is handed out.
  *
  * It marks listed heads with PGC_CHECKED while it works (so "listed once"
  * and "every free frame is listed" cost one walk each) and clears every
@@ -33,10 +37,12 @@
 #include "mm/heap.h"
 #include "mm/hooks.h"
 #include "mm/node_heap.h"
+#include "mm/scrub.h"
 
 #define HEAP_CHECK_MAX_REPORTS 20
 
 static unsigned long nr_broken; /* broken rules found by the running check */
+static unsigned long dirty_seen[MAX_NUMNODES]; /* dirty free frames walked */
 
 static void broken(mfn_t mfn, const char *rule)
 {
@@ -145,6 +151,8 @@ static mfn_t check_free_block(mfn_t mfn)
 
     if (!page_has_flag(head, PGC_CHECKED))
         broken(mfn, "free but on no free list");
+    if (page_has_flag(head, PGC_NEED_SCRUB) && head->node < MAX_NUMNODES)
+        dirty_seen[head->node]++;
     if (has_free_buddy(mfn, order, head->node))
         broken(mfn, "free block left unmerged with its free buddy");
     for (mfn_t m = mfn + 1; m < end && frametable_covers(m); m++) {
@@ -154,6 +162,8 @@ static mfn_t check_free_block(mfn_t mfn)
             broken(m, "inside a free block but not a free RAM frame");
         if (pg->node != head->node || mm_hook_mfn_to_node(m) != head->node)
             broken(m, "free block spans two nodes");
+        if (page_has_flag(pg, PGC_NEED_SCRUB) && pg->node < MAX_NUMNODES)
+            dirty_seen[pg->node]++;
         if (page_has_flag(pg, PGC_CHECKED)) {
             broken(m, "inside a free block and listed as a block of its own");
             page_clear_flags(pg, PGC_CHECKED);
@@ -183,6 +193,22 @@ static void check_frame(mfn_t mfn)
          mfn >= nh->meta_mfn + nh->meta_pages))
         broken(mfn,
                "carved node-heap frame changed state or belongs to no heap");
+    if ((ci & PGC_NEED_SCRUB) && (pgc_state(ci) == PAGE_STATE_UNINITIALISED ||
+                                  pgc_state(ci) == PAGE_STATE_INUSE ||
+                                  pgc_state(ci) == PAGE_STATE_OFFLINING))
+        broken(mfn, "marked as needing a scrub but not free (only free "
+                    "frames may be)");
+}
+
+/* Each node's dirty counter against the dirty free frames the walk met. */
+static void check_dirty_counts(void)
+{
+    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
+        if (dirty_seen[node] != scrub_dirty_pages(node))
+            mm_hook_printk("heap_check: node %u: %lu free frames need a "
+                           "scrub, the dirty counter says %lu\n",
+                           node, dirty_seen[node], scrub_dirty_pages(node)),
+                nr_broken++;
 }
 
 /* Walk the frame table in address order. */
@@ -227,8 +253,10 @@ int heap_check(void)
         }
         deferred_check_node(node, broken); /* pending frames still pending */
     }
+    __builtin_memset(dirty_seen, 0, sizeof(dirty_seen));
     if (frametable_end() > frametable_first())
         check_frames();
+    check_dirty_counts();
     found = nr_broken;
     mm_hook_unlock_all();
     if (found > HEAP_CHECK_MAX_REPORTS)

@@ -12,7 +12,8 @@
 /*
  * Step 1 of the free path: take frames [s, e) back. Check that each may be
  * freed - inuse, heap-owned (no hole, no carved frame, not MFN 0), on node
- * `node` - and mark it free. A frame that fails is a panic naming it.
+ * `node` - and mark it free and, as scrub= says (mm/scrub.c), dirty. A
+ * frame that fails is a panic naming it.
  */
 void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node);
 

@@ -54,6 +54,8 @@
 #define PGC_HOLE (UINT64_C(1) << 34) /* not RAM: a gap between banks */
 #define PGC_CHECKED                                                            \
     (UINT64_C(1) << 35) /* heap_check()'s own mark, clear outside it */
+#define PGC_NEED_SCRUB                                                         \
+    (UINT64_C(1) << 38) /* free, may hold a past owner's data (mm/scrub.c) */
 #define PGC_FLAGS_MASK (UINT64_C(0xff) << 32)
 
 #define PGC_COUNT_MASK UINT64_C(0xffffffff) /* the reference count */

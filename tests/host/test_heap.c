@@ -113,13 +113,14 @@ TEST(one_page_range)
     EXPECT_EQ(heap_check(), 0);
 }
 
-/* Expect: a fresh block holds POISON_FRESH, a freed one POISON_FREED. */
+/* Expect: a fresh block asked for without a scrub holds POISON_FRESH, a
+ * freed one POISON_FREED (tests/host/test_scrub.c: the clean blocks). */
 TEST(debug_poisoning)
 {
     mfn_t m;
 
     sim_boot_and_end(&one_node);
-    m = alloc_heap_pages(1, 0, 0, 0);
+    m = alloc_heap_pages(1, 0, 0, ALLOC_NO_SCRUB);
     REQUIRE_NE(m, INVALID_MFN);
     EXPECT_EQ(((unsigned char *)sim_frame_va(m))[0], POISON_FRESH);
     EXPECT_EQ(((unsigned char *)sim_frame_va(m + 1))[PAGE_SIZE - 1],
