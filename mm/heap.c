@@ -41,6 +41,7 @@
 #include "mm/hooks.h"
 #include "mm/node_heap.h"
 #include "mm/numa.h"
+#include "mm/offline.h"
 #include "mm/poison.h"
 
 /* ---- freeing ------------------------------------------------------------- */
@@ -107,12 +108,18 @@ void heap_merge_block(mfn_t mfn, unsigned int order, unsigned int node)
 
 /*
  * The free path of free_heap_pages(). init_heap_pages() runs the same two
- * steps, minus the poisoning (mm/init_heap.c).
+ * steps, minus the poisoning (mm/init_heap.c). While the node has frames
+ * marked offlining, mm/offline.c frees the block instead: it parks those
+ * frames (offlined or broken, never free) and frees the rest around them.
  */
 void heap_free_block_locked(mfn_t mfn, unsigned int order)
 {
     unsigned int node = mfn_to_page(mfn)->node;
 
+    if (unlikely(offline_node_has_offlining(node))) { /* mm/offline.c */
+        offline_free_block_locked(mfn, order, node);
+        return;
+    }
     heap_take_back_frames(mfn, mfn + ((mfn_t)1 << order), node);
     poison_freed(mfn, order);
     heap_merge_block(mfn, order, node);
@@ -255,4 +262,5 @@ void heap_reset(void)
 {
     entry_fn = NULL;
     node_heap_reset();
+    offline_reset();
 }

@@ -15,6 +15,11 @@
  *   maximal   no free block has a free buddy it should have merged with;
  *   never     MFN 0 and holes are never free; carved node-heap frames stay
  *             inuse with PGC_NODE_META, and no other frame has that flag.
+ *   offline   (mm/offline.c) offlining, offlined and broken frames are on no
+ *             list (a listed block must be free, and so must every frame
+ *             inside a free block); each is counted once, in its node's
+ *             counter; PGC_OFFLINE_ASKED only marks uninitialised RAM, and
+ *             PGC_BROKEN only a frame that is broken or on its way there.
  *
  * It marks listed heads with PGC_CHECKED while it works (so "listed once"
  * and "every free frame is listed" cost one walk each) and clears every
@@ -27,10 +32,14 @@
 #include "mm/heap.h"
 #include "mm/hooks.h"
 #include "mm/node_heap.h"
+#include "mm/offline.h"
 
 #define HEAP_CHECK_MAX_REPORTS 20
 
 static unsigned long nr_broken; /* broken rules found by the running check */
+
+/* Offline frames the table walk found per node: offlined, broken, pending. */
+static unsigned long offline_found[MAX_NUMNODES][3];
 
 static void broken(mfn_t mfn, const char *rule)
 {
@@ -173,13 +182,46 @@ static void check_frame(mfn_t mfn)
                "carved node-heap frame changed state or belongs to no heap");
 }
 
+/*
+ * The rules of the offline states (mm/offline.c); counts the frame for
+ * its node's counters. MFN 0, parked by buddy_skip_mfn0(), is no one's.
+ */
+static void check_offline_frame(mfn_t mfn, uint64_t ci)
+{
+    unsigned int state = pgc_state(ci), node = mm_hook_mfn_to_node(mfn);
+    bool asked = (ci & PGC_OFFLINE_ASKED) != 0;
+    int slot = -1;
+
+    if (asked && (state != PAGE_STATE_UNINITIALISED || (ci & PGC_HOLE)))
+        broken(mfn, "PGC_OFFLINE_ASKED on a frame that is not uninitialised "
+                    "RAM");
+    if ((ci & PGC_BROKEN) && state != PAGE_STATE_BROKEN &&
+        state != PAGE_STATE_OFFLINING && !asked)
+        broken(mfn, "PGC_BROKEN on a frame that is neither broken nor on its "
+                    "way there");
+    if (state == PAGE_STATE_OFFLINED && mfn != 0)
+        slot = 0;
+    else if (state == PAGE_STATE_BROKEN)
+        slot = 1;
+    else if (state == PAGE_STATE_OFFLINING || asked)
+        slot = 2;
+    if (slot < 0)
+        return;
+    if (node >= MAX_NUMNODES || (ci & (PGC_HOLE | PGC_NODE_META)))
+        broken(mfn, "an offline frame that is a hole, on no node, or carved");
+    else
+        offline_found[node][slot]++;
+}
+
 /* Walk the frame table in address order. */
 static void check_frames(void)
 {
     mfn_t mfn = frametable_first();
 
+    __builtin_memset(offline_found, 0, sizeof(offline_found));
     while (mfn < frametable_end()) {
         check_frame(mfn);
+        check_offline_frame(mfn, page_count_info(mfn_to_page(mfn)));
         if (page_state_is(mfn_to_page(mfn), PAGE_STATE_FREE))
             mfn = check_free_block(mfn);
         else
@@ -214,8 +256,11 @@ int heap_check(void)
             check_carved(nh);
         }
     }
-    if (frametable_end() > frametable_first())
+    if (frametable_end() > frametable_first()) {
         check_frames();
+        for (unsigned int node = 0; node < MAX_NUMNODES; node++)
+            nr_broken += offline_check_counters(node, offline_found[node]);
+    }
     found = nr_broken;
     mm_hook_unlock();
     if (found > HEAP_CHECK_MAX_REPORTS)
