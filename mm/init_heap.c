@@ -18,8 +18,8 @@
  * init_heap_pages() walks [s, e) one node run at a time (a run ends at a
  * hole, at another node's frame, at a frame offline_page() marked - which
  * mm/offline.c parks, like a hole, instead of handing it over - or at e;
- * a node with no marked frame costs nothing more), creates the node's heap the
- * first time (mm/node_heap.c), and hands the run over in the largest
+ * a node with no marked frame costs nothing more), creates the node's
+ * heap the first time (mm/node_heap.c), and hands the run over in the largest
  * aligned blocks (buddy_largest_order()). For each block it *claims* the
  * frames (checks each is uninitialised RAM, records its node, counts the
  * init, marks it inuse: a transition that keeps the flag bits) and then
@@ -53,14 +53,12 @@ void free_heap_pages(mfn_t mfn, unsigned int order)
 {
     uint64_t ci;
 
-    mm_hook_lock();
     heap_check_block_args("free_heap_pages", mfn, order);
     ci = page_count_info(mfn_to_page(mfn)); /* read once, test the copy */
     if (pgc_state(ci) == PAGE_STATE_UNINITIALISED && !(ci & PGC_HOLE))
-        init_heap_pages_locked(mfn, mfn + ((mfn_t)1 << order));
+        init_heap_range(mfn, mfn + ((mfn_t)1 << order));
     else
-        heap_free_block_locked(mfn, order);
-    mm_hook_unlock();
+        heap_free_block(mfn, order); /* takes the block's node lock */
 }
 
 /*
@@ -122,13 +120,17 @@ static unsigned int node_of_ram(mfn_t mfn)
     return node;
 }
 
-void init_heap_pages_locked(mfn_t s, mfn_t e)
+void init_heap_range(mfn_t s, mfn_t e)
 {
     if (s < e && (!frametable_covers(s) || !frametable_covers(e - 1)))
         mm_hook_panic("init_heap_pages: [0x%lx, 0x%lx) is outside the frame "
                       "table [0x%lx, 0x%lx)",
                       s, e, frametable_first(), frametable_end());
-    s = buddy_skip_mfn0(s, e); /* MFN 0 is parked, never handed over */
+    /*
+     * MFN 0 is parked, never handed over. No lock: the caller owns [s, e),
+     * and offline_page() leaves MFN 0 alone, so nobody else writes it.
+     */
+    s = buddy_skip_mfn0(s, e);
     while (s < e) {
         unsigned int node;
         mfn_t run_end, heap_end;
@@ -138,16 +140,20 @@ void init_heap_pages_locked(mfn_t s, mfn_t e)
             continue;
         }
         node = node_of_ram(s);
+        run_end = mm_hook_node_run_end(s, e);
+        mm_hook_lock(node); /* one node's lock at a time, never two */
         if (offline_park_if_asked(s, node)) { /* offline_page() marked it */
+            mm_hook_unlock(node);
             s++;
             continue;
         }
-        run_end = offline_run_end(node, s, mm_hook_node_run_end(s, e));
+        run_end = offline_run_end(node, s, run_end); /* the next marked one */
         heap_end = run_end;
         if (node_heap_get(node) == NULL)
             heap_end = node_heap_create(node, s, run_end);
         if (node_heap_get(node) != NULL) /* NULL only with a lab stub */
             init_node_run(s, heap_end, node);
+        mm_hook_unlock(node);
         s = run_end;
     }
 }
@@ -156,13 +162,11 @@ void init_heap_pages_locked(mfn_t s, mfn_t e)
 void free_heap_pages(mfn_t mfn, unsigned int order)
 {
     lab_not_implemented("uninit");
-    mm_hook_lock();
     heap_check_block_args("free_heap_pages", mfn, order);
-    heap_free_block_locked(mfn, order);
-    mm_hook_unlock();
+    heap_free_block(mfn, order);
 }
 
-void init_heap_pages_locked(mfn_t s, mfn_t e)
+void init_heap_range(mfn_t s, mfn_t e)
 {
     lab_not_implemented("uninit");
 }
@@ -170,9 +174,5 @@ void init_heap_pages_locked(mfn_t s, mfn_t e)
 
 void init_heap_pages(mfn_t mfn, unsigned long nr_pages)
 {
-    mm_hook_lock();
-    heap_set_entry("init_heap_pages"); /* panics of the free path's steps */
-    init_heap_pages_locked(mfn, mfn + nr_pages);
-    heap_set_entry(NULL);
-    mm_hook_unlock();
+    init_heap_range(mfn, mfn + nr_pages);
 }

@@ -205,18 +205,20 @@ int offline_page(mfn_t mfn, bool broken)
 
     if (err)
         return err;
-    mm_hook_lock();
+    mm_hook_lock(node);
     err = offline_locked(mfn, node, broken);
-    mm_hook_unlock();
+    mm_hook_unlock(node);
     return err;
 }
 
 /*
- * An offlined frame comes back. One that went through init_heap_pages()
- * is inuse again for an instant and then freed; one parked before it (at
- * init) is uninitialised again and goes through init_heap_pages().
+ * An offlined frame comes back: its state is changed here, under the
+ * lock; the caller then frees it (*how = 1: inuse, through the free path)
+ * or initialises it (*how = 2: parked before init, so uninitialised again,
+ * through init_heap_pages()) once the lock is let go, because both paths
+ * take the node's lock themselves.
  */
-static void online_offlined(mfn_t mfn, unsigned int node)
+static void online_offlined(mfn_t mfn, unsigned int node, int *how)
 {
     struct page_info *pg = mfn_to_page(mfn);
     uint64_t ci = page_count_info(pg);
@@ -225,15 +227,15 @@ static void online_offlined(mfn_t mfn, unsigned int node)
     if (pg->nr_inits == 0) {
         WRITE_ONCE(pg->count_info,
                    pgc_with_state(ci, PAGE_STATE_UNINITIALISED));
-        init_heap_pages_locked(mfn, mfn + 1);
+        *how = 2;
         return;
     }
     WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_INUSE));
-    heap_free_block_locked(mfn, 0);
+    *how = 1;
 }
 
 /* The rules of online_page() for each state; the node's lock held. */
-static int online_locked(mfn_t mfn, unsigned int node)
+static int online_locked(mfn_t mfn, unsigned int node, int *how)
 {
     struct page_info *pg = mfn_to_page(mfn);
     uint64_t ci = page_count_info(pg);
@@ -254,7 +256,7 @@ static int online_locked(mfn_t mfn, unsigned int node)
         WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_INUSE));
         return 0;
     case PAGE_STATE_OFFLINED:
-        online_offlined(mfn, node);
+        online_offlined(mfn, node, how);
         return 0;
     case PAGE_STATE_BROKEN:
         return -EIO;
@@ -266,13 +268,17 @@ static int online_locked(mfn_t mfn, unsigned int node)
 int online_page(mfn_t mfn)
 {
     unsigned int node;
-    int err = check_ram(mfn, &node);
+    int how = 0, err = check_ram(mfn, &node);
 
     if (err)
         return err;
-    mm_hook_lock();
-    err = online_locked(mfn, node);
-    mm_hook_unlock();
+    mm_hook_lock(node);
+    err = online_locked(mfn, node, &how);
+    mm_hook_unlock(node);
+    if (how == 1)
+        heap_free_block(mfn, 0); /* merges with its buddies */
+    else if (how == 2)
+        init_heap_range(mfn, mfn + 1);
     return err;
 }
 
@@ -391,9 +397,9 @@ int query_page_offline(mfn_t mfn, uint64_t *status)
 
     if (err)
         return err;
-    mm_hook_lock();
+    mm_hook_lock(node);
     *status = page_count_info(mfn_to_page(mfn));
-    mm_hook_unlock();
+    mm_hook_unlock(node);
     return 0;
 }
 
