@@ -109,6 +109,9 @@ static const struct command commands[] = {
     {"check", "", "run heap_check(): do the rules hold?", cmd_check},
     {"test", "PATTERN", "run in-kernel tests matching PATTERN", cmd_test},
     {"dump", "[node N]", "frame states for tools/memmap.py", monitor_cmd_dump},
+    {"offline", "MFN [broken]", "take a frame out of service", monitor_cmd_offline},
+    {"online", "MFN", "bring an offlined frame back", monitor_cmd_online},
+    {"query", "MFN", "a frame's offline state", monitor_cmd_query},
     {"halt", "", "power off (a script: with its status)", cmd_halt},
 };
 

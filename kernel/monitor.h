@@ -14,6 +14,8 @@
  *   kernel/monitor_alloc.c  alloc, free, held, release: driving the heap
  *                           by hand
  *   kernel/dump.c           dump: the frame states for tools/memmap.py
+ *   kernel/monitor_offline.c offline, online, query: taking frames out of
+ *                           service (and the badpages= boot argument)
  *
  * A command returns 0, or the exit status it stands for (EXIT_TEST_FAIL
  * for a failed check, EXIT_BAD_ARGS for input it refused). A script
@@ -73,5 +75,12 @@ unsigned int monitor_cmd_free(int argc, char **argv);
 unsigned int monitor_cmd_held(int argc, char **argv);
 unsigned int monitor_cmd_release(int argc, char **argv);
 unsigned int monitor_cmd_dump(int argc, char **argv);
+unsigned int monitor_cmd_offline(int argc, char **argv);
+unsigned int monitor_cmd_online(int argc, char **argv);
+unsigned int monitor_cmd_query(int argc, char **argv);
+
+/* badpages=...: mark the listed frames broken, before the heap exists
+ * (after mm_boot_init, before mm_boot_end; kernel/monitor_offline.c). */
+void badpages_apply(void);
 
 #endif /* KERNEL_MONITOR_H */

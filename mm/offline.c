@@ -302,8 +302,7 @@ static void free_run(mfn_t s, mfn_t e, unsigned int node)
  * free the runs between them. A run never merges over a frame that is
  * still to come: that frame is inuse or offlining, never free.
  */
-void offline_free_block_locked(mfn_t mfn, unsigned int order,
-                               unsigned int node)
+void offline_free_block_locked(mfn_t mfn, unsigned int order, unsigned int node)
 {
     mfn_t e = mfn + ((mfn_t)1 << order);
     mfn_t s = mfn;
@@ -335,8 +334,7 @@ bool offline_park_if_asked(mfn_t mfn, unsigned int node)
     counts[node].asked--;
     count_parked(node, state);
     pg->node = (uint8_t)node;
-    WRITE_ONCE(pg->count_info,
-               pgc_with_state(ci & ~PGC_OFFLINE_ASKED, state));
+    WRITE_ONCE(pg->count_info, pgc_with_state(ci & ~PGC_OFFLINE_ASKED, state));
     return true;
 }
 /* LAB offline: END SOLUTION */

@@ -39,7 +39,7 @@ static const struct sim_machine two_banks = {
 #define BLOCK_ORDER 7u
 
 #define EXPECT_STR(got, want)                                                  \
-    EXPECT(strcmp((got), (want)) == 0, "got \"%s\", expected \"%s\"", (got),  \
+    EXPECT(strcmp((got), (want)) == 0, "got \"%s\", expected \"%s\"", (got),   \
            (want))
 
 static unsigned int state_of(mfn_t mfn)

@@ -124,8 +124,7 @@ static void step_online(void)
 
         EXPECT_EQ(err, -EIO);
         EXPECT(st == PAGE_STATE_BROKEN || st == PAGE_STATE_OFFLINING,
-               "broken frame 0x%lx came back as %s", mfn,
-               page_state_name(st));
+               "broken frame 0x%lx came back as %s", mfn, page_state_name(st));
     } else {
         EXPECT(err == 0 || err == -EFAULT || err == -EBUSY,
                "online_page(0x%lx) said %d", mfn, err);
