@@ -65,7 +65,7 @@ struct offline_counts {
     unsigned long asked;     /* uninitialised frames with PGC_OFFLINE_ASKED */
 };
 
-static struct offline_counts counts[MAX_NUMNODES];
+static struct offline_counts offline_node_counts[MAX_NUMNODES];
 
 /* ---- the checks every call starts with ----------------------------------- */
 
@@ -97,9 +97,9 @@ static unsigned int parked_state(uint64_t ci)
 static void count_parked(unsigned int node, unsigned int state)
 {
     if (state == PAGE_STATE_BROKEN)
-        counts[node].broken++;
+        offline_node_counts[node].broken++;
     else
-        counts[node].offlined++;
+        offline_node_counts[node].offlined++;
 }
 
 /* The head of the free block that holds free frame mfn; its order too. */
@@ -171,14 +171,14 @@ static int offline_locked(mfn_t mfn, unsigned int node, bool broken)
     switch (pgc_state(ci)) {
     case PAGE_STATE_UNINITIALISED:
         if (!(ci & PGC_OFFLINE_ASKED))
-            counts[node].asked++;
+            offline_node_counts[node].asked++;
         WRITE_ONCE(pg->count_info, ci | PGC_OFFLINE_ASKED | mark);
         return 0;
     case PAGE_STATE_FREE:
         offline_free_frame(mfn, node, ci | mark);
         return 0;
     case PAGE_STATE_INUSE:
-        counts[node].offlining++;
+        offline_node_counts[node].offlining++;
         WRITE_ONCE(pg->count_info,
                    pgc_with_state(ci | mark, PAGE_STATE_OFFLINING));
         return 0;
@@ -187,8 +187,8 @@ static int offline_locked(mfn_t mfn, unsigned int node, bool broken)
         return 0;
     case PAGE_STATE_OFFLINED:
         if (broken) {
-            counts[node].offlined--;
-            counts[node].broken++;
+            offline_node_counts[node].offlined--;
+            offline_node_counts[node].broken++;
             WRITE_ONCE(pg->count_info,
                        pgc_with_state(ci | mark, PAGE_STATE_BROKEN));
         }
@@ -223,7 +223,7 @@ static void online_offlined(mfn_t mfn, unsigned int node, int *how)
     struct page_info *pg = mfn_to_page(mfn);
     uint64_t ci = page_count_info(pg);
 
-    counts[node].offlined--;
+    offline_node_counts[node].offlined--;
     if (pg->nr_inits == 0) {
         WRITE_ONCE(pg->count_info,
                    pgc_with_state(ci, PAGE_STATE_UNINITIALISED));
@@ -247,12 +247,12 @@ static int online_locked(mfn_t mfn, unsigned int node, int *how)
     switch (pgc_state(ci)) {
     case PAGE_STATE_UNINITIALISED:
         if (ci & PGC_OFFLINE_ASKED) {
-            counts[node].asked--;
+            offline_node_counts[node].asked--;
             WRITE_ONCE(pg->count_info, ci & ~PGC_OFFLINE_ASKED);
         }
         return 0;
     case PAGE_STATE_OFFLINING:
-        counts[node].offlining--;
+        offline_node_counts[node].offlining--;
         WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_INUSE));
         return 0;
     case PAGE_STATE_OFFLINED:
@@ -314,7 +314,7 @@ void offline_free_block_locked(mfn_t mfn, unsigned int order, unsigned int node)
         if (pgc_state(ci) != PAGE_STATE_OFFLINING)
             continue;
         free_run(s, m, node);
-        counts[node].offlining--;
+        offline_node_counts[node].offlining--;
         count_parked(node, parked_state(ci));
         WRITE_ONCE(pg->count_info, pgc_with_state(ci, parked_state(ci)));
         s = m + 1;
@@ -331,7 +331,7 @@ bool offline_park_if_asked(mfn_t mfn, unsigned int node)
     if (!(ci & PGC_OFFLINE_ASKED))
         return false;
     state = parked_state(ci);
-    counts[node].asked--;
+    offline_node_counts[node].asked--;
     count_parked(node, state);
     pg->node = (uint8_t)node;
     WRITE_ONCE(pg->count_info, pgc_with_state(ci & ~PGC_OFFLINE_ASKED, state));
@@ -373,7 +373,7 @@ bool offline_park_if_asked(mfn_t mfn, unsigned int node)
 
 mfn_t offline_run_end(unsigned int node, mfn_t s, mfn_t e)
 {
-    if (node >= MAX_NUMNODES || READ_ONCE(counts[node].asked) == 0)
+    if (node >= MAX_NUMNODES || READ_ONCE(offline_node_counts[node].asked) == 0)
         return e; /* the fast path: nothing marked on this node */
     for (mfn_t m = s; m < e; m++)
         if (page_has_flag(mfn_to_page(m), PGC_OFFLINE_ASKED))
@@ -383,7 +383,8 @@ mfn_t offline_run_end(unsigned int node, mfn_t s, mfn_t e)
 
 bool offline_node_has_offlining(unsigned int node)
 {
-    return node < MAX_NUMNODES && READ_ONCE(counts[node].offlining) != 0;
+    return node < MAX_NUMNODES &&
+           READ_ONCE(offline_node_counts[node].offlining) != 0;
 }
 
 /* ---- queries and counters ------------------------------------------------ */
@@ -416,19 +417,22 @@ const char *offline_status_text(uint64_t status)
 
 unsigned long offline_nr_offlined(unsigned int node)
 {
-    return node < MAX_NUMNODES ? READ_ONCE(counts[node].offlined) : 0;
+    return node < MAX_NUMNODES ? READ_ONCE(offline_node_counts[node].offlined)
+                               : 0;
 }
 
 unsigned long offline_nr_broken(unsigned int node)
 {
-    return node < MAX_NUMNODES ? READ_ONCE(counts[node].broken) : 0;
+    return node < MAX_NUMNODES ? READ_ONCE(offline_node_counts[node].broken)
+                               : 0;
 }
 
 unsigned long offline_nr_pending(unsigned int node)
 {
-    return node < MAX_NUMNODES ? READ_ONCE(counts[node].offlining) +
-                                     READ_ONCE(counts[node].asked)
-                               : 0;
+    return node < MAX_NUMNODES
+               ? READ_ONCE(offline_node_counts[node].offlining) +
+                     READ_ONCE(offline_node_counts[node].asked)
+               : 0;
 }
 
 /* One counter against what heap_check() found; 1 if they differ. */
@@ -446,7 +450,7 @@ static unsigned long check_one(unsigned int node, const char *what,
 unsigned long offline_check_counters(unsigned int node,
                                      const unsigned long counted[3])
 {
-    const struct offline_counts *c = &counts[node];
+    const struct offline_counts *c = &offline_node_counts[node];
 
     return check_one(node, "offlined", counted[0], c->offlined) +
            check_one(node, "broken", counted[1], c->broken) +
@@ -456,5 +460,5 @@ unsigned long offline_check_counters(unsigned int node,
 
 void offline_reset(void)
 {
-    __builtin_memset(counts, 0, sizeof(counts));
+    __builtin_memset(offline_node_counts, 0, sizeof(offline_node_counts));
 }
