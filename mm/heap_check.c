@@ -212,6 +212,8 @@ static void check_offline_frame(mfn_t mfn, uint64_t ci)
         broken(mfn, "an offline frame that is a hole, on no node, or carved");
     else
         offline_found[node][slot]++;
+    if (slot < 2 && node < MAX_NUMNODES && mfn_to_page(mfn)->node != node)
+        broken(mfn, "an offline frame that records another node");
 }
 
 /* Walk the frame table in address order. */

@@ -365,6 +365,7 @@ void offline_free_block_locked(mfn_t mfn, unsigned int order,
 
 bool offline_park_if_asked(mfn_t mfn, unsigned int node)
 {
+    lab_not_implemented_heap_whole("offline");
     return false;
 }
 */
