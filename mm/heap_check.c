@@ -224,14 +224,15 @@ static void check_frames(void)
     __builtin_memset(offline_found, 0, sizeof(offline_found));
     while (mfn < frametable_end()) {
         check_frame(mfn);
-        check_offline_frame(mfn, page_count_info(mfn_to_page(mfn)));
         if (page_state_is(mfn_to_page(mfn), PAGE_STATE_FREE))
             mfn = check_free_block(mfn);
         else
             mfn++;
     }
-    for (mfn = frametable_first(); mfn < frametable_end(); mfn++)
+    for (mfn = frametable_first(); mfn < frametable_end(); mfn++) {
         page_clear_flags(mfn_to_page(mfn), PGC_CHECKED);
+        check_offline_frame(mfn, page_count_info(mfn_to_page(mfn)));
+    }
 }
 
 /* Each carved range must still be marked as such. */

@@ -247,6 +247,8 @@ TEST(offline_uninitialised_cancelled)
     EXPECT_EQ(offline_nr_pending(0), 0);
     end_boot_allocator();
     expect_whole_block();
+    EXPECT(!page_has_flag(mfn_to_page(BLOCK + 8), PGC_OFFLINE_ASKED),
+           "frame 0x%lx is still marked after online", BLOCK + 8);
     EXPECT_EQ(heap_check(), 0);
 }
 
