@@ -185,7 +185,7 @@ static void check_frame(mfn_t mfn)
 
 /*
  * The rules of the offline states (mm/offline.c); counts the frame for
- * its node's counters. MFN 0, parked by buddy_skip_mfn0(), is no one's.
+ * its node's counters. MFN 0 (offline_page() refuses it) is in none.
  */
 static void check_offline_frame(mfn_t mfn, uint64_t ci)
 {
@@ -200,7 +200,9 @@ static void check_offline_frame(mfn_t mfn, uint64_t ci)
         state != PAGE_STATE_OFFLINING && !asked)
         broken(mfn, "PGC_BROKEN on a frame that is neither broken nor on its "
                     "way there");
-    if (state == PAGE_STATE_OFFLINED && mfn != 0)
+    if (mfn == 0) /* parked by buddy_skip_mfn0(), in no counter */
+        return;
+    if (state == PAGE_STATE_OFFLINED)
         slot = 0;
     else if (state == PAGE_STATE_BROKEN)
         slot = 1;
