@@ -16,7 +16,7 @@ boot (OpenSBI, the kernel image, the dtb, the initrd, the frame table, a
 boot allocation). Format 1 (older kernels) wrote `reserved` instead; it
 is read as uninitialised frames of an unknown reserved owner. Format 3
 tells the offline states apart (offlining, offlined, broken); format 2
-wrote `offline` for all three.
+wrote `offline` for all three, drawn as offlined.
 
 This tool reads any console text that holds such lines (a saved boot log,
 or `-` for standard input; other lines are ignored), and writes one SVG per
@@ -53,7 +53,6 @@ STATES = {
     'offlining': ('#8e24aa', 'offlining (in use, leaves when freed)'),
     'offlined': ('#212121', 'offlined (out of service; MFN 0)'),
     'broken': ('#b71c1c', 'broken (bad RAM, out for good)'),
-    'offline': ('#212121', 'offline (format 2: not told apart)'),
     'hole': ('#ffffff', 'hole (not RAM of this node)'),
     'meta': ('#ffb300', "node metadata (the node heap's lists)"),
 }
@@ -119,6 +118,8 @@ class Dump:
 def _add_run(dump, s, e, state, order, line_no, owner=None):
     if state == 'reserved' and owner is None:     # format 1
         state, owner = 'uninit', 'reserved'
+    if state == 'offline':                        # format 2: drawn as offlined
+        state = 'offlined'
     if state not in STATES:
         raise DumpError(f'line {line_no}: unknown state {state!r} '
                         f'(known: {", ".join(STATES)})')
@@ -296,8 +297,7 @@ def _legend(page, y):
            f'(frames of each state)</text>']
     # The states, then the owners of uninitialised frames that this dump has.
     entries = [(state, fill, text, page.dump.frames_in(state))
-               for state, (fill, text) in STATES.items()
-               if state != 'offline' or page.dump.frames_in(state)]  # format 2 only
+               for state, (fill, text) in STATES.items()]
     entries += [(f'uninit {owner}', fill, f'uninitialised, held by {text}',
                  page.dump.frames_owned(owner))
                 for owner, (fill, text) in OWNERS.items() if page.dump.frames_owned(owner)]
