@@ -48,6 +48,8 @@ static void print_node_heap(unsigned int node)
         return;
     }
     printk("heap: node %u: %lu pages free\n", node, heap_free_pages_node(node));
+    /* Frames out of service (mm/offline.c); scrubbing's dirty count goes
+     * on a line of its own after this one. */
     printk("heap: node %u: %lu offlined, %lu broken, %lu on their way out\n",
            node, offline_nr_offlined(node), offline_nr_broken(node),
            offline_nr_pending(node));
