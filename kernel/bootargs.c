@@ -103,7 +103,79 @@ static int set_initrd(const char *value, bool has_value, const char **why)
     return -EINVAL;
 }
 
+/*
+ * Read a frame number (decimal, or hex with 0x) at *p, up to a ',' or
+ * '-' or the end; false on a bad digit or overflow.
+ */
+static bool read_mfn(const char **p, mfn_t *out)
+{
+    unsigned long base = 10, v = 0;
+    const char *s = *p;
+
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (!*s || *s == ',' || *s == '-')
+        return false;
+    for (; *s && *s != ',' && *s != '-'; s++) {
+        unsigned long d;
+
+        if (*s >= '0' && *s <= '9')
+            d = (unsigned long)(*s - '0');
+        else if (base == 16 && ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'f'))
+            d = (unsigned long)((*s | 0x20) - 'a' + 10);
+        else
+            return false;
+        if (v > (~0UL - d) / base)
+            return false;
+        v = v * base + d;
+    }
+    *p = s;
+    *out = v;
+    return true;
+}
+
+/* badpages=MFN[-MFN],...: frames that are bad RAM (both ends included). */
+static int set_badpages(const char *value, bool has_value, const char **why)
+{
+    const char *p = value;
+    unsigned int n = 0;
+
+    *why = "needs MFN or FIRST-LAST frame numbers, comma-separated";
+    if (!has_value || !*p)
+        return -EINVAL;
+    for (;;) {
+        mfn_t s, last;
+
+        if (!read_mfn(&p, &s))
+            return -EINVAL;
+        last = s;
+        if (*p == '-' && (p++, !read_mfn(&p, &last)))
+            return -EINVAL;
+        if (last < s) {
+            *why = "a range FIRST-LAST must not end before it starts";
+            return -EINVAL;
+        }
+        if (n == BADPAGES_MAX) {
+            *why = "at most 8 ranges";
+            return -E2BIG;
+        }
+        bootargs.badpages[n].s = s;
+        bootargs.badpages[n++].e = last + 1;
+        if (*p == '\0')
+            break;
+        p++; /* the ',' */
+    }
+    bootargs.nr_badpages = n;
+    return 0;
+}
+
 static const struct bootarg arguments[] = {
+    {"badpages",
+     "badpages=MFN[-MFN],... (frames of bad RAM, both ends included, at "
+     "most 8 ranges: never used)",
+     set_badpages},
     {"crash", CRASH_ACCEPTED, crash_set},
     {"deferred_init",
      "deferred_init=on (the default), off (hand all memory to the heap at "

@@ -17,6 +17,7 @@
 
 #define BOOTARG_VALUE_MAX 128 /* longest value, the final NUL included */
 #define KTEST_NONCE_DIGITS 20 /* most digits of ktest_nonce=DIGITS */
+#define BADPAGES_MAX 8        /* ranges badpages=... may list */
 
 /* What the arguments asked for; all zero when nothing was given. */
 struct bootargs {
@@ -28,6 +29,11 @@ struct bootargs {
                                                  not given */
     bool initrd_keep; /* initrd=keep: boot leaves the initrd uninitialised
                          and in use; the monitor's `release` frees it */
+    struct {
+        mfn_t s, e;                  /* frames [s, e), bad RAM */
+    } badpages[BADPAGES_MAX];        /* badpages=MFN[-MFN],...: broken at
+                                        boot (kernel/monitor_offline.c) */
+    unsigned int nr_badpages;        /* badpages[] entries used */
 };
 
 extern struct bootargs bootargs;

@@ -8,7 +8,7 @@
  * block is always a line of its own, with its order, because the buddy
  * structure is what the picture is for:
  *
- *   dump: begin node 0 [0x80000, 0x88000) frames 32768 format 2
+ *   dump: begin node 0 [0x80000, 0x88000) frames 32768 format 3
  *   dump: zone 20 [0x80000, 0x88000)
  *   dump: run [0x80000, 0x80080) uninit owner opensbi
  *   dump: free [0x80400, 0x80600) order 9
@@ -39,7 +39,8 @@
 
 static const char *const class_names[DUMP_NR_CLASSES] = {
     [DUMP_FREE] = "free",     [DUMP_INUSE] = "inuse",
-    [DUMP_UNINIT] = "uninit", [DUMP_OFFLINE] = "offline",
+    [DUMP_UNINIT] = "uninit", [DUMP_OFFLINING] = "offlining",
+    [DUMP_OFFLINED] = "offlined", [DUMP_BROKEN] = "broken",
     [DUMP_HOLE] = "hole",     [DUMP_META] = "meta",
 };
 
@@ -132,8 +133,12 @@ enum dump_class dump_classify(mfn_t mfn, unsigned int node)
         return DUMP_INUSE;
     case PAGE_STATE_UNINITIALISED:
         return DUMP_UNINIT;
+    case PAGE_STATE_OFFLINING:
+        return DUMP_OFFLINING;
+    case PAGE_STATE_OFFLINED:
+        return DUMP_OFFLINED;
     default:
-        return DUMP_OFFLINE;
+        return DUMP_BROKEN;
     }
 }
 

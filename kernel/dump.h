@@ -10,7 +10,10 @@
  *   inuse     given out by the heap (state inuse, not node metadata)
  *   uninit    never been through the heap (state uninitialised): in use
  *             by its owner, below
- *   offline   offlining, offlined or broken (MFN 0 is parked offlined)
+ *   offlining in use, to leave service when freed (mm/offline.c); also
+ *             broken while in use
+ *   offlined  out of service (MFN 0 is parked offlined)
+ *   broken    bad RAM, out for good
  *   hole      not RAM of this node: a gap between banks
  *   meta      carved for the node's heap structures (PGC_NODE_META)
  *
@@ -27,7 +30,8 @@
  *   frametable  the frame table, a boot allocation
  *   bootalloc   any other boot allocation
  *
- * The dump format (format 2: uninit runs name their owner) is in
+ * The dump format (format 2: uninit runs name their owner; format 3: the
+ * offline class split in offlining, offlined and broken) is in
  * docs/monitor.md.
  */
 #ifndef KERNEL_DUMP_H
@@ -35,13 +39,15 @@
 
 #include <numbat/types.h>
 
-#define DUMP_FORMAT 2 /* the number on each `dump: begin` line */
+#define DUMP_FORMAT 3 /* the number on each `dump: begin` line */
 
 enum dump_class {
     DUMP_FREE,    /* on a free list */
     DUMP_INUSE,   /* allocated from the heap */
     DUMP_UNINIT,  /* never in the heap: held by its owner */
-    DUMP_OFFLINE, /* offlining, offlined, broken */
+    DUMP_OFFLINING, /* in use, leaves service when freed */
+    DUMP_OFFLINED,  /* out of service (MFN 0 too) */
+    DUMP_BROKEN,    /* bad RAM, out for good */
     DUMP_HOLE,    /* not RAM of this node */
     DUMP_META,    /* the node heap's own frames */
     DUMP_NR_CLASSES

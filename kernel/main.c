@@ -74,6 +74,7 @@ void kernel_main(uint32_t hartid, paddr_t dtb_pa)
     smp_start_secondaries(board());    /* the other harts park in our idle loop */
     crash_if_asked();                  /* crash=...: a fault on purpose */
     mm_boot_init();                    /* boot allocator, frame table */
+    badpages_apply();                  /* badpages=...: marked, never used */
     mm_boot_end();                     /* the heap takes every free frame */
     mm_boot_print_heap();              /* heap: per node and zone */
     initrd_release();                  /* read the initrd, free (or keep) it */

@@ -415,7 +415,10 @@ void mm_boot_print_heap(void)
         format_size(size, sizeof(size), (uint64_t)n * PAGE_SIZE);
         printk("deferred: node %u: %lu pages pending (%s)\n", node, n, size);
     }
-    if (lab_missing())
+    if (lab_missing() && !lab_missing_breaks_heap())
+        printk("lab %s: not implemented yet - the heap works without it\n",
+               lab_missing());
+    else if (lab_missing())
         printk("lab %s: not implemented yet - the heap is %s\n", lab_missing(),
                heap_total_free_pages() ? "incomplete" : "empty");
 }

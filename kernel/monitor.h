@@ -17,6 +17,8 @@
  *   kernel/monitor_locks.c  locks: the heap locks' contention, and a
  *                           benchmark of it
  *   kernel/monitor_deferred.c  settle: wait for deferred init
+ *   kernel/monitor_offline.c offline, online, query: taking frames out of
+ *                           service (and the badpages= boot argument)
  *
  * A command returns 0, or the exit status it stands for (EXIT_TEST_FAIL
  * for a failed check, EXIT_BAD_ARGS for input it refused). A script
@@ -78,5 +80,12 @@ unsigned int monitor_cmd_release(int argc, char **argv);
 unsigned int monitor_cmd_dump(int argc, char **argv);
 unsigned int monitor_cmd_locks(int argc, char **argv);
 unsigned int monitor_cmd_settle(int argc, char **argv);
+unsigned int monitor_cmd_offline(int argc, char **argv);
+unsigned int monitor_cmd_online(int argc, char **argv);
+unsigned int monitor_cmd_query(int argc, char **argv);
+
+/* badpages=...: mark the listed frames broken, before the heap exists
+ * (after mm_boot_init, before mm_boot_end; kernel/monitor_offline.c). */
+void badpages_apply(void);
 
 #endif /* KERNEL_MONITOR_H */

@@ -16,6 +16,7 @@
 #include "../mm/heap.h"
 #include "../mm/heap_walk.h"
 #include "../mm/scrub.h"
+#include "../mm/offline.h"
 #include "../platform/poweroff.h"
 #include "board.h"
 #include "dump.h"
@@ -63,6 +64,10 @@ static void print_node_heap(unsigned int node)
     print_pending(node);
     printk("heap: node %u: %lu of them dirty (need a scrub)\n", node,
            scrub_dirty_pages(node));
+    /* Frames out of service (mm/offline.c). */
+    printk("heap: node %u: %lu offlined, %lu broken, %lu on their way out\n",
+           node, offline_nr_offlined(node), offline_nr_broken(node),
+           offline_nr_pending(node));
     for (unsigned int zone = 0; zone < NR_ZONES; zone++)
         if (heap_free_pages_in(node, zone))
             print_zone(node, zone);
@@ -139,6 +144,8 @@ static void print_flags(uint64_t ci)
         {PGC_NODE_META, "node_meta"},
         {PGC_HOLE, "hole"},
         {PGC_CHECKED, "checked"},
+        {PGC_OFFLINE_ASKED, "offline_asked"},
+        {PGC_BROKEN, "broken"},
     };
     char line[80];
     int n = snprintf(line, sizeof(line), "page:   flags");
@@ -208,8 +215,9 @@ unsigned int monitor_cmd_page(int argc, char **argv)
  * uninitialised, in use by whoever reserved it at boot).
  */
 static const char class_char[DUMP_NR_CLASSES] = {
-    [DUMP_FREE] = '.',    [DUMP_INUSE] = '#', [DUMP_UNINIT] = '-',
-    [DUMP_OFFLINE] = 'x', [DUMP_HOLE] = '_',  [DUMP_META] = 'M',
+    [DUMP_FREE] = '.',      [DUMP_INUSE] = '#',    [DUMP_UNINIT] = '-',
+    [DUMP_OFFLINING] = '~', [DUMP_OFFLINED] = 'x', [DUMP_BROKEN] = '!',
+    [DUMP_HOLE] = '_',      [DUMP_META] = 'M',
 };
 static const char owner_char[DUMP_NR_OWNERS] = {
     [OWNER_NONE] = '-',       [OWNER_OPENSBI] = 'o',    [OWNER_RESVMEM] = 'r',
@@ -218,7 +226,7 @@ static const char owner_char[DUMP_NR_OWNERS] = {
 };
 
 /* Which character wins when one cell mixes kinds: the first here. */
-static const char cell_rank[] = "M#xokdrtib-_.";
+static const char cell_rank[] = "M!~#xokdrtib-_.";
 
 static char frame_char(mfn_t mfn, unsigned int node)
 {
@@ -255,8 +263,8 @@ static unsigned long heapmap_scale(unsigned long frames)
 
 static void heapmap_legend(void)
 {
-    printk("heapmap: legend: . free  # inuse  x offline  _ hole  M node "
-           "metadata\n");
+    printk("heapmap: legend: . free  # inuse  _ hole  M node metadata\n");
+    printk("heapmap: offline: ~ offlining (in use)  x offlined  ! broken\n");
     printk("heapmap: uninitialised, by owner: o OpenSBI  k kernel  d dtb  "
            "i initrd\n");
     printk("heapmap:   t frame table  b boot allocation  r other reserved\n");

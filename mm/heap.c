@@ -49,6 +49,7 @@
 #include "mm/hooks.h"
 #include "mm/node_heap.h"
 #include "mm/numa.h"
+#include "mm/offline.h"
 #include "mm/poison.h"
 #include "mm/scrub.h"
 
@@ -121,7 +122,9 @@ void heap_merge_block(mfn_t mfn, unsigned int order, unsigned int node)
  * The free path of free_heap_pages(). init_heap_pages() runs the same two
  * steps, minus the poisoning (mm/init_heap.c). The block's node is the
  * node its first frame was given when it was initialised; the take-back
- * checks that every other frame has the same.
+ * checks that every other frame has the same. While the node has frames
+ * marked offlining, mm/offline.c frees the block instead: it parks those
+ * frames (offlined or broken, never free) and frees the rest around them.
  */
 void heap_free_block(mfn_t mfn, unsigned int order)
 {
@@ -132,6 +135,11 @@ void heap_free_block(mfn_t mfn, unsigned int order)
                       "cannot exist (the frame table is corrupt)",
                       mfn, node);
     mm_hook_lock(node);
+    if (unlikely(offline_node_has_offlining(node))) { /* mm/offline.c */
+        offline_free_block_locked(mfn, order, node);
+        mm_hook_unlock(node);
+        return;
+    }
     take_back_frames(mfn, mfn + ((mfn_t)1 << order), node, PGC_NEED_SCRUB);
     poison_freed(mfn, order);
     heap_merge_block(mfn, order, node);
@@ -314,4 +322,5 @@ void heap_reset(void)
 {
     node_heap_reset();
     scrub_reset();
+    offline_reset();
 }

@@ -19,11 +19,16 @@
  *   pending   every frame that deferred init still has to hand over
  *             (mm/deferred.c) is uninitialised RAM of its node that was
  *             never initialised, and each node's pending counter equals
- *             the frames in its pending ranges.
+ *             the frames in its pending ranges;
  *   scrub     only free frames (and frames out of service) carry
  *             PGC_NEED_SCRUB, and each node's dirty counter equals its
  *             free frames that do (mm/scrub.c). That a frame marked clean
- *             really reads zero is checked where it is handed out.
+ *             really reads zero is checked where it is handed out;
+ *   offline   (mm/offline.c) offlining, offlined and broken frames are on no
+ *             list (a listed block must be free, and so must every frame
+ *             inside a free block); each is counted once, in its node's
+ *             counter; PGC_OFFLINE_ASKED only marks uninitialised RAM, and
+ *             PGC_BROKEN only a frame that is broken or on its way there.
  *
  * It marks listed heads with PGC_CHECKED while it works (so "listed once"
  * and "every free frame is listed" cost one walk each) and clears every
@@ -37,12 +42,16 @@
 #include "mm/heap.h"
 #include "mm/hooks.h"
 #include "mm/node_heap.h"
+#include "mm/offline.h"
 #include "mm/scrub.h"
 
 #define HEAP_CHECK_MAX_REPORTS 20
 
 static unsigned long nr_broken; /* broken rules found by the running check */
 static unsigned long dirty_seen[MAX_NUMNODES]; /* dirty free frames walked */
+
+/* Offline frames the table walk found per node: offlined, broken, pending. */
+static unsigned long offline_found[MAX_NUMNODES][3];
 
 static void broken(mfn_t mfn, const char *rule)
 {
@@ -211,11 +220,47 @@ static void check_dirty_counts(void)
                 nr_broken++;
 }
 
+/*
+ * The rules of the offline states (mm/offline.c); counts the frame for
+ * its node's counters. MFN 0 (offline_page() refuses it) is in none.
+ */
+static void check_offline_frame(mfn_t mfn, uint64_t ci)
+{
+    unsigned int state = pgc_state(ci), node = mm_hook_mfn_to_node(mfn);
+    bool asked = (ci & PGC_OFFLINE_ASKED) != 0;
+    int slot = -1;
+
+    if (asked && (state != PAGE_STATE_UNINITIALISED || (ci & PGC_HOLE)))
+        broken(mfn, "PGC_OFFLINE_ASKED on a frame that is not uninitialised "
+                    "RAM");
+    if ((ci & PGC_BROKEN) && state != PAGE_STATE_BROKEN &&
+        state != PAGE_STATE_OFFLINING && !asked)
+        broken(mfn, "PGC_BROKEN on a frame that is neither broken nor on its "
+                    "way there");
+    if (mfn == 0) /* parked by buddy_skip_mfn0(), in no counter */
+        return;
+    if (state == PAGE_STATE_OFFLINED)
+        slot = 0;
+    else if (state == PAGE_STATE_BROKEN)
+        slot = 1;
+    else if (state == PAGE_STATE_OFFLINING || asked)
+        slot = 2;
+    if (slot < 0)
+        return;
+    if (node >= MAX_NUMNODES || (ci & (PGC_HOLE | PGC_NODE_META)))
+        broken(mfn, "an offline frame that is a hole, on no node, or carved");
+    else
+        offline_found[node][slot]++;
+    if (slot < 2 && node < MAX_NUMNODES && mfn_to_page(mfn)->node != node)
+        broken(mfn, "an offline frame that records another node");
+}
+
 /* Walk the frame table in address order. */
 static void check_frames(void)
 {
     mfn_t mfn = frametable_first();
 
+    __builtin_memset(offline_found, 0, sizeof(offline_found));
     while (mfn < frametable_end()) {
         check_frame(mfn);
         if (page_state_is(mfn_to_page(mfn), PAGE_STATE_FREE))
@@ -223,8 +268,10 @@ static void check_frames(void)
         else
             mfn++;
     }
-    for (mfn = frametable_first(); mfn < frametable_end(); mfn++)
+    for (mfn = frametable_first(); mfn < frametable_end(); mfn++) {
         page_clear_flags(mfn_to_page(mfn), PGC_CHECKED);
+        check_offline_frame(mfn, page_count_info(mfn_to_page(mfn)));
+    }
 }
 
 /* Each carved range must still be marked as such. */
@@ -254,8 +301,11 @@ int heap_check(void)
         deferred_check_node(node, broken); /* pending frames still pending */
     }
     __builtin_memset(dirty_seen, 0, sizeof(dirty_seen));
-    if (frametable_end() > frametable_first())
+    if (frametable_end() > frametable_first()) {
         check_frames();
+        for (unsigned int node = 0; node < MAX_NUMNODES; node++)
+            nr_broken += offline_check_counters(node, offline_found[node]);
+    }
     check_dirty_counts();
     found = nr_broken;
     mm_hook_unlock_all();

@@ -16,8 +16,10 @@
  *                           that block first.
  *
  * init_heap_pages() walks [s, e) one node run at a time (a run ends at a
- * hole, at another node's frame, or at e), creates the node's heap the
- * first time (mm/node_heap.c), and hands the run over in the largest
+ * hole, at another node's frame, at a frame offline_page() marked - which
+ * mm/offline.c parks, like a hole, instead of handing it over - or at e;
+ * a node with no marked frame costs nothing more), creates the node's
+ * heap the first time (mm/node_heap.c), and hands the run over in the largest
  * aligned blocks (buddy_largest_order()). For each block it *claims* the
  * frames (checks each is uninitialised RAM, records its node, counts the
  * init, marks it inuse: a transition that keeps the flag bits) and then
@@ -37,6 +39,7 @@
 #include "mm/hooks.h"
 #include "mm/lab.h"
 #include "mm/node_heap.h"
+#include "mm/offline.h"
 
 /*
  * Frames that init_heap_pages() claims and takes back in one go: 256
@@ -138,8 +141,14 @@ void init_heap_range(mfn_t s, mfn_t e)
         }
         node = node_of_ram(s);
         run_end = mm_hook_node_run_end(s, e);
-        heap_end = run_end;
         mm_hook_lock(node); /* one node's lock at a time, never two */
+        if (offline_park_if_asked(s, node)) { /* offline_page() marked it */
+            mm_hook_unlock(node);
+            s++;
+            continue;
+        }
+        run_end = offline_run_end(node, s, run_end); /* the next marked one */
+        heap_end = run_end;
         if (node_heap_get(node) == NULL)
             heap_end = node_heap_create(node, s, run_end);
         if (node_heap_get(node) != NULL) /* NULL only with a lab stub */

@@ -10,6 +10,7 @@
 #include "mm/lab.h"
 
 static const char *missing; /* the first lab whose stub ran, or NULL */
+static bool heap_whole;     /* that stub leaves the heap whole */
 
 void lab_not_implemented(const char *lab)
 {
@@ -20,4 +21,17 @@ void lab_not_implemented(const char *lab)
 const char *lab_missing(void)
 {
     return READ_ONCE(missing);
+}
+
+void lab_not_implemented_heap_whole(const char *lab)
+{
+    if (READ_ONCE(missing) == NULL) {
+        WRITE_ONCE(heap_whole, true);
+        WRITE_ONCE(missing, lab);
+    }
+}
+
+bool lab_missing_breaks_heap(void)
+{
+    return READ_ONCE(missing) != NULL && !READ_ONCE(heap_whole);
 }

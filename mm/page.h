@@ -56,6 +56,10 @@
     (UINT64_C(1) << 35) /* heap_check()'s own mark, clear outside it */
 #define PGC_NEED_SCRUB                                                         \
     (UINT64_C(1) << 38) /* free, may hold a past owner's data (mm/scrub.c) */
+#define PGC_OFFLINE_ASKED                                                      \
+    (UINT64_C(1) << 36) /* uninitialised, to be parked by init_heap_pages() */
+#define PGC_BROKEN                                                             \
+    (UINT64_C(1) << 37) /* bad RAM (mm/offline.c): it never comes back */
 #define PGC_FLAGS_MASK (UINT64_C(0xff) << 32)
 
 #define PGC_COUNT_MASK UINT64_C(0xffffffff) /* the reference count */

@@ -5,7 +5,7 @@ The kernel monitor's `dump` command (docs/monitor.md) prints every frame of
 a node, grouped into runs of one state, one line per run, and one line per
 free block with its order:
 
-    dump: begin node 0 [0x80000, 0x88000) frames 32768 format 2
+    dump: begin node 0 [0x80000, 0x88000) frames 32768 format 3
     dump: zone 20 [0x80000, 0x88000)
     dump: run [0x80000, 0x80080) uninit owner opensbi
     dump: free [0x80080, 0x80100) order 7
@@ -14,7 +14,9 @@ free block with its order:
 An uninitialised run also names its owner: who holds its frames since
 boot (OpenSBI, the kernel image, the dtb, the initrd, the frame table, a
 boot allocation). Format 1 (older kernels) wrote `reserved` instead; it
-is read as uninitialised frames of an unknown reserved owner.
+is read as uninitialised frames of an unknown reserved owner. Format 3
+tells the offline states apart (offlining, offlined, broken); format 2
+wrote `offline` for all three, drawn as offlined.
 
 This tool reads any console text that holds such lines (a saved boot log,
 or `-` for standard input; other lines are ignored), and writes one SVG per
@@ -48,7 +50,9 @@ STATES = {
     'free': ('#a5d6a7', 'free (on a buddy free list)'),
     'inuse': ('#e53935', 'in use (allocated from the heap)'),
     'uninit': ('#9e9e9e', 'uninitialised (never in the heap), by owner below'),
-    'offline': ('#212121', 'offlined / broken (MFN 0)'),
+    'offlining': ('#8e24aa', 'offlining (in use, leaves when freed)'),
+    'offlined': ('#212121', 'offlined (out of service; MFN 0)'),
+    'broken': ('#b71c1c', 'broken (bad RAM, out for good)'),
     'hole': ('#ffffff', 'hole (not RAM of this node)'),
     'meta': ('#ffb300', "node metadata (the node heap's lists)"),
 }
@@ -114,6 +118,8 @@ class Dump:
 def _add_run(dump, s, e, state, order, line_no, owner=None):
     if state == 'reserved' and owner is None:     # format 1
         state, owner = 'uninit', 'reserved'
+    if state == 'offline':                        # format 2: drawn as offlined
+        state = 'offlined'
     if state not in STATES:
         raise DumpError(f'line {line_no}: unknown state {state!r} '
                         f'(known: {", ".join(STATES)})')

@@ -63,8 +63,12 @@ def same_lines(t, what, monitor, gdb, prefix):
 
 
 def test_gdb_helpers_match_monitor(t):
-    script = ALLOCS + ['heap', 'page 0x88000', 'page 0x80000', 'buddy 1 20 3', 'mem',
-                       'halt']
+    # Two offlined frames (mm/offline.c): one broken free frame of node 1,
+    # one of OpenSBI's (uninitialised, marked): their states, flags and the
+    # offline counts of `heap` must decode alike.
+    offline = ['offline 0x88100 broken', 'offline 0x80010']
+    script = ALLOCS + offline + ['heap', 'page 0x88000', 'page 0x80000', 'page 0x88100',
+                                 'page 0x80010', 'buddy 1 20 3', 'mem', 'halt']
     console_path = os.path.join(t.workdir, 'console.txt')
     decode_alloc = ("python import re; gdb.execute('numbat-page ' + re.findall("
                     r"r'alloc: order 3 -> \[(0x[0-9a-f]+)', "
@@ -72,6 +76,8 @@ def test_gdb_helpers_match_monitor(t):
     pairs = [('heap', 'numbat-heap', 'heap:'),
              ('page 0x88000', 'numbat-page 0x88000', 'page:'),
              ('page 0x80000', 'numbat-page 0x80000', 'page:'),
+             ('page 0x88100', 'numbat-page 0x88100', 'page:'),
+             ('page 0x80010', 'numbat-page 0x80010', 'page:'),
              ('buddy 1 20 3', 'numbat-buddy 1 20 3', 'buddy:'),
              ('mem', 'numbat-mem', ('mem:', 'bank', 'reserved'))]
     commands = [g for _, g, _ in pairs] + [decode_alloc]
@@ -91,5 +97,11 @@ def test_gdb_helpers_match_monitor(t):
     page = secs.get(decode_alloc, [])
     t.check(any('state inuse' in l for l in page) and any(', node 0,' in l for l in page),
             f'the frame `alloc 3 node 0` handed out should be inuse on node 0: {page}')
+    bad = secs.get('numbat-page 0x88100', [])
+    t.check(any('state broken' in l for l in bad) and any('flags broken' in l for l in bad),
+            f'frame 0x88100, offlined broken, should decode as broken: {bad}')
+    marked = secs.get('numbat-page 0x80010', [])
+    t.check(any('offline_asked' in l for l in marked),
+            f'frame 0x80010, marked while uninitialised, should show offline_asked: {marked}')
     orders = [l for l in secs.get('numbat-heap', []) if re.match(r'heap: node \d+ zone \d+ order', l)]
     t.check(len(orders) >= 5, f'numbat-heap listed only {len(orders)} order lines')

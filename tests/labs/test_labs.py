@@ -31,7 +31,7 @@ import numbat_run  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_gradescope  # noqa: E402  (the results.json and JUnit checks)
 
-LABS = ['bootmem', 'buddy', 'numa', 'uninit']
+LABS = ['bootmem', 'buddy', 'numa', 'uninit', 'offline']
 RUN_CAP = 6          # seconds per run in the self-tests (hangs end sooner)
 MUTANTS = os.path.join(TOP, 'tests', 'labs', 'mutants')
 
@@ -151,6 +151,10 @@ def test_handout_uninit(t):
     _handout(t, 'uninit')
 
 
+def test_handout_offline(t):
+    _handout(t, 'offline')
+
+
 # --- mutants ---------------------------------------------------------------------------
 
 def mutant_header(path):
@@ -257,6 +261,10 @@ def test_reference_and_mutants_numa(t):
 
 def test_reference_and_mutants_uninit(t):
     _reference_and_mutants(t, 'uninit')
+
+
+def test_reference_and_mutants_offline(t):
+    _reference_and_mutants(t, 'offline')
 
 
 # --- bad submissions (lab buddy) -------------------------------------------------------

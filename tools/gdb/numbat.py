@@ -38,7 +38,7 @@ PGC_FLAGS_MASK = 0xff << 32
 PAGE_STATES = ['uninitialised', 'inuse', 'free', 'offlining', 'offlined', 'broken']
 PAGE_STATE_FREE = 2
 PGC_FLAGS = [(1 << 32, 'extra'), (1 << 33, 'node_meta'), (1 << 34, 'hole'),
-             (1 << 35, 'checked')]
+             (1 << 35, 'checked'), (1 << 36, 'offline_asked'), (1 << 37, 'broken')]
 PAGE_SHIFT = 12
 # Who reserved a frame at boot, as kernel/dump.c names it: (word, phrase).
 OWNERS = {
@@ -185,6 +185,13 @@ def format_size(nbytes):
     return f'{nbytes} bytes'
 
 
+def offline_line(node):
+    """The monitor's offline counts of one node (mm/offline.c's counters)."""
+    c = gdb.parse_and_eval('offline_node_counts')[node]
+    return (f'heap: node {node}: {int(c["offlined"])} offlined, {int(c["broken"])} broken, '
+            f'{int(c["offlining"]) + int(c["asked"])} on their way out')
+
+
 # --- the commands -----------------------------------------------------------------------------
 
 class NumbatPage(gdb.Command):
@@ -235,6 +242,7 @@ class NumbatHeap(gdb.Command):
         total = 0
         for node, nh in sorted(node_heaps().items()):
             print(f'heap: node {node}: {int(nh["total_free"])} pages free')
+            print(offline_line(node))
             total += int(nh['total_free'])
             for zone in range(zones):
                 pages = int(nh['free_pages'][zone])

@@ -1,0 +1,272 @@
+/*
+ * tests/host/test_lab_offline.c - every rule of the offline lab
+ * (labs/offline/README.md, mm/offline.c), one case per rule, each on a
+ * machine shaped so that breaking that rule alone fails it: the largest
+ * block there is (order MAX_ORDER), a freed block with offlining frames
+ * at its edges and inside, the counters through every transition, the
+ * lock of the frame's own node, frames parked at init on a second node,
+ * and the frames that must refuse.
+ *
+ * Every case that leaves a heap behind ends with heap_check(), which also
+ * compares the counters with the frame table.
+ */
+#include <numbat/errno.h>
+
+#include "tests/host/lib/harness.h"
+#include "tests/host/lib/sim.h"
+
+#include "mm/bootmem.h"
+#include "mm/frametable.h"
+#include "mm/heap.h"
+#include "mm/offline.h"
+#include "mm/page.h"
+
+static unsigned int state_of(mfn_t mfn)
+{
+    return page_state(mfn_to_page(mfn));
+}
+
+/* Expect: mfn heads a free block of order `order`. */
+static void expect_free_block(mfn_t mfn, unsigned int order)
+{
+    EXPECT(state_of(mfn) == PAGE_STATE_FREE && mfn_to_page(mfn)->order == order,
+           "0x%lx is %s with order %u, not the head of a free block of order "
+           "%u",
+           mfn, page_state_name(state_of(mfn)), mfn_to_page(mfn)->order, order);
+}
+
+/*
+ *   node 0: [0x100000 ........ 0x140000 ......... 0x180000)
+ *            one block of order 18   | the rest, frame table on top
+ * Expect: offlining a frame deep inside the order-MAX_ORDER block leaves
+ * 18 halves, of orders 0 to 17, each beside the frame; online gives the
+ * one block back.
+ */
+TEST(lab_offline_frame_in_a_max_order_block)
+{
+    static const struct sim_machine m = {
+        .name = "a block of order MAX_ORDER at 0x100000",
+        .nr_banks = 1,
+        .banks = {{0x100000, 0x180000, 0}},
+    };
+    const mfn_t block = 0x100000, out = 0x100000 + 0x2a5a5;
+
+    sim_boot_and_end(&m);
+    REQUIRE(state_of(block) == PAGE_STATE_FREE &&
+                mfn_to_page(block)->order == MAX_ORDER,
+            "no free block of order %u at 0x%lx", MAX_ORDER, block);
+    REQUIRE_EQ(offline_page(out, false), 0);
+    EXPECT_EQ(state_of(out), PAGE_STATE_OFFLINED);
+    for (unsigned int k = 0; k < MAX_ORDER; k++)
+        expect_free_block((out ^ ((mfn_t)1 << k)) & ~(((mfn_t)1 << k) - 1), k);
+    EXPECT_EQ(heap_check(), 0);
+    REQUIRE_EQ(online_page(out), 0);
+    expect_free_block(block, MAX_ORDER);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/*
+ *   node 0: [0x80000 ... 0x80400)
+ * An order-3 block [b, b + 8) is allocated; frames b, b + 3 and b + 7
+ * (first, inside, last) are offlined while in use.
+ * Expect: the free parks exactly those three and frees the other five as
+ * the largest blocks around them: b+1, b+2 (order 0), b+4 (order 1),
+ * b+6 (order 0); online of the three gives the whole block back.
+ */
+TEST(lab_offline_freed_block_with_offlining_frames)
+{
+    static const struct sim_machine m = {
+        .name = "one node, 1024 frames",
+        .nr_banks = 1,
+        .banks = {{0x80000, 0x80400, 0}},
+    };
+    static const mfn_t out[] = {0, 3, 7};
+    unsigned long before;
+    mfn_t b;
+
+    sim_boot_and_end(&m);
+    before = heap_total_free_pages();
+    b = alloc_heap_pages(3, 0, 0, ALLOC_EXACT_NODE);
+    REQUIRE_NE(b, INVALID_MFN);
+    for (unsigned int i = 0; i < 3; i++)
+        REQUIRE_EQ(offline_page(b + out[i], false), 0);
+    EXPECT_EQ(offline_nr_pending(0), 3);
+    free_heap_pages(b, 3);
+    for (unsigned int i = 0; i < 3; i++)
+        EXPECT_EQ(state_of(b + out[i]), PAGE_STATE_OFFLINED);
+    expect_free_block(b + 1, 0);
+    expect_free_block(b + 2, 0);
+    expect_free_block(b + 4, 1);
+    expect_free_block(b + 6, 0);
+    EXPECT_EQ(heap_total_free_pages(), before - 3);
+    EXPECT_EQ(offline_nr_offlined(0), 3);
+    EXPECT_EQ(offline_nr_pending(0), 0);
+    EXPECT_EQ(heap_check(), 0);
+    for (unsigned int i = 0; i < 3; i++)
+        EXPECT_EQ(online_page(b + out[i]), 0);
+    EXPECT_EQ(heap_total_free_pages(), before);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/*
+ *   node 0: [0x80000 ... 0x80400)
+ * Expect: each transition moves exactly one count: a second ask of the
+ * same frame counts nothing more (uninitialised, offlining, offlined,
+ * broken); offlined asked to be broken moves to broken; a frame offlined
+ * and then asked for broken while still in use ends broken; online of an
+ * offlining frame takes it off the pending count.
+ */
+TEST(lab_offline_counters_move_once)
+{
+    static const struct sim_machine m = {
+        .name = "one node, 1024 frames",
+        .nr_banks = 1,
+        .banks = {{0x80000, 0x80400, 0}},
+    };
+    mfn_t b;
+
+    sim_boot(&m);
+    EXPECT_EQ(offline_page(0x80010, false), 0);
+    EXPECT_EQ(offline_page(0x80010, true), 0);
+    EXPECT_EQ(offline_nr_pending(0), 1);
+    end_boot_allocator();
+    EXPECT_EQ(state_of(0x80010), PAGE_STATE_BROKEN);
+    EXPECT_EQ(offline_nr_broken(0), 1);
+    EXPECT_EQ(offline_nr_pending(0), 0);
+    EXPECT_EQ(offline_page(0x80020, false), 0);
+    EXPECT_EQ(offline_page(0x80020, false), 0);
+    EXPECT_EQ(offline_nr_offlined(0), 1);
+    EXPECT_EQ(offline_page(0x80020, true), 0);
+    EXPECT_EQ(offline_nr_offlined(0), 0);
+    EXPECT_EQ(offline_nr_broken(0), 2);
+    EXPECT_EQ(offline_page(0x80020, true), 0);
+    EXPECT_EQ(offline_nr_broken(0), 2);
+    b = alloc_heap_pages(0, 0, 0, ALLOC_EXACT_NODE);
+    REQUIRE_NE(b, INVALID_MFN);
+    EXPECT_EQ(offline_page(b, false), 0);
+    EXPECT_EQ(offline_page(b, false), 0);
+    EXPECT_EQ(offline_nr_pending(0), 1);
+    EXPECT_EQ(offline_page(b, true), 0);
+    EXPECT_EQ(offline_nr_pending(0), 1);
+    free_heap_pages(b, 0);
+    EXPECT_EQ(state_of(b), PAGE_STATE_BROKEN);
+    EXPECT_EQ(offline_nr_broken(0), 3);
+    EXPECT_EQ(offline_nr_pending(0), 0);
+    b = alloc_heap_pages(0, 0, 0, ALLOC_EXACT_NODE);
+    REQUIRE_NE(b, INVALID_MFN);
+    EXPECT_EQ(offline_page(b, false), 0);
+    EXPECT_EQ(online_page(b), 0);
+    EXPECT_EQ(online_page(b), 0);
+    EXPECT_EQ(offline_nr_pending(0), 0);
+    EXPECT_EQ(state_of(b), PAGE_STATE_INUSE);
+    free_heap_pages(b, 0);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/*
+ *   node 0: [0x80000 ... 0x80400)   node 1: [0x90000 ... 0x90400)
+ * Expect: offline, online and query of a node-1 frame take node 1's lock
+ * and never node 0's; the counts are node 1's.
+ */
+TEST(lab_offline_takes_the_frames_node_lock)
+{
+    static const struct sim_machine m = {
+        .name = "two nodes",
+        .nr_banks = 2,
+        .banks = {{0x80000, 0x80400, 0}, {0x90000, 0x90400, 1}},
+    };
+    unsigned long a0, a1, b0, b1, spins;
+
+    sim_boot_and_end(&m);
+    sim_lock_stats(0, &a0, &spins);
+    sim_lock_stats(1, &a1, &spins);
+    EXPECT_EQ(offline_page(0x90100, false), 0);
+    sim_lock_stats(0, &b0, &spins);
+    sim_lock_stats(1, &b1, &spins);
+    EXPECT_EQ(b0, a0);
+    EXPECT_GT(b1, a1);
+    EXPECT_EQ(offline_nr_offlined(1), 1);
+    EXPECT_EQ(offline_nr_offlined(0), 0);
+    EXPECT_EQ(online_page(0x90100), 0);
+    sim_lock_stats(0, &a0, &spins);
+    sim_lock_stats(1, &a1, &spins);
+    EXPECT_EQ(a0, b0);
+    EXPECT_GT(a1, b1);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/*
+ *   node 0: [0x80000 ... 0x80400)   node 1: [0x90000 ... 0x90400)
+ * Before end_boot_allocator(): frames 0x90005 (node 1) and 0x80107
+ * (node 0) are offlined while uninitialised.
+ * Expect: init parks each on its own node (its node recorded, counted
+ * there); the frames after them are free (node 1's heap is carved from
+ * the tail of its first run, which ends right before 0x90005, and node
+ * 0's before 0x80107); online initialises each then, once: both are free.
+ */
+TEST(lab_offline_parked_at_init_on_its_node)
+{
+    static const struct sim_machine m = {
+        .name = "two nodes",
+        .nr_banks = 2,
+        .banks = {{0x80000, 0x80400, 0}, {0x90000, 0x90400, 1}},
+    };
+    unsigned long before;
+
+    sim_boot(&m);
+    EXPECT_EQ(offline_page(0x90005, false), 0);
+    EXPECT_EQ(offline_page(0x80107, false), 0);
+    EXPECT_EQ(offline_nr_pending(1), 1);
+    EXPECT_EQ(offline_nr_pending(0), 1);
+    end_boot_allocator();
+    EXPECT_EQ(state_of(0x90005), PAGE_STATE_OFFLINED);
+    EXPECT_EQ(mfn_to_page(0x90005)->node, 1);
+    EXPECT_EQ(offline_nr_offlined(1), 1);
+    EXPECT_EQ(offline_nr_offlined(0), 1);
+    EXPECT_EQ(state_of(0x90006), PAGE_STATE_FREE);
+    EXPECT_EQ(state_of(0x80103), PAGE_STATE_FREE);
+    EXPECT_EQ(state_of(0x80108), PAGE_STATE_FREE);
+    EXPECT_EQ(heap_check(), 0);
+    before = heap_free_pages_node(1);
+    EXPECT_EQ(online_page(0x90005), 0);
+    EXPECT_EQ(online_page(0x80107), 0);
+    EXPECT_EQ(heap_free_pages_node(1), before + 1);
+    EXPECT_EQ(mfn_to_page(0x90005)->nr_inits, 1);
+    EXPECT_EQ(mfn_to_page(0x80107)->nr_inits, 1);
+    EXPECT_EQ(state_of(0x90005), PAGE_STATE_FREE);
+    EXPECT_EQ(state_of(0x80107), PAGE_STATE_FREE);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/*
+ *   node 0: [0x80000 ... 0x80400)
+ * Expect: a broken frame is broken in every way out: freed while in use
+ * (broken from the start, or asked for broken after a plain offline), or
+ * taken free; online never brings it back, even while still in use.
+ */
+TEST(lab_offline_broken_in_every_state)
+{
+    static const struct sim_machine m = {
+        .name = "one node, 1024 frames",
+        .nr_banks = 1,
+        .banks = {{0x80000, 0x80400, 0}},
+    };
+    mfn_t b;
+
+    sim_boot_and_end(&m);
+    b = alloc_heap_pages(1, 0, 0, ALLOC_EXACT_NODE);
+    REQUIRE_NE(b, INVALID_MFN);
+    EXPECT_EQ(offline_page(b, false), 0);
+    EXPECT_EQ(offline_page(b, true), 0);
+    EXPECT_EQ(offline_page(b + 1, true), 0);
+    EXPECT_EQ(online_page(b), -EIO);
+    EXPECT_EQ(online_page(b + 1), -EIO);
+    EXPECT_EQ(state_of(b), PAGE_STATE_OFFLINING);
+    free_heap_pages(b, 1);
+    EXPECT_EQ(state_of(b), PAGE_STATE_BROKEN);
+    EXPECT_EQ(state_of(b + 1), PAGE_STATE_BROKEN);
+    EXPECT_EQ(online_page(b), -EIO);
+    EXPECT_EQ(offline_nr_broken(0), 2);
+    EXPECT_EQ(offline_nr_offlined(0), 0);
+    EXPECT_EQ(heap_check(), 0);
+}
