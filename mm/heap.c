@@ -109,6 +109,12 @@ void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node)
     take_back_frames(s, e, node, scrub_take_back_flag(true));
 }
 
+/* Step 1 for frames an owner gave back (mm/offline.c): always dirty. */
+void heap_take_back_freed(mfn_t s, mfn_t e, unsigned int node)
+{
+    take_back_frames(s, e, node, PGC_NEED_SCRUB);
+}
+
 /* Step 2 of the free path. */
 void heap_merge_block(mfn_t mfn, unsigned int order, unsigned int node)
 {

@@ -17,6 +17,14 @@
  */
 void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node);
 
+/*
+ * The same step for frames an owner gave back, which may hold its data:
+ * each is marked dirty whatever scrub= says (mm/scrub.c). The free path
+ * of mm/heap.c and the frees of mm/offline.c use it; heap_take_back_frames()
+ * is for the frames init_heap_pages() hands over.
+ */
+void heap_take_back_freed(mfn_t s, mfn_t e, unsigned int node);
+
 /* Step 2 of the free path: put the taken-back block on its node's lists. */
 void heap_merge_block(mfn_t mfn, unsigned int order, unsigned int node);
 

@@ -56,6 +56,7 @@
 #include "mm/node_heap.h"
 #include "mm/offline.h"
 #include "mm/poison.h"
+#include "mm/scrub.h"
 
 /* One node's counters; the node's lock guards them. */
 struct offline_counts {
@@ -150,6 +151,8 @@ static void offline_free_frame(mfn_t mfn, unsigned int node, uint64_t ci)
     mfn_t head = free_block_of(mfn, &order);
 
     unlist_block(nh, head, order);
+    scrub_forget_frames(mfn, mfn + 1, node); /* no longer a free frame */
+    ci &= ~PGC_NEED_SCRUB;
     WRITE_ONCE(mfn_to_page(mfn)->count_info, pgc_with_state(ci, state));
     count_parked(node, state);
     for (unsigned int k = 0; k < order; k++) {
@@ -288,9 +291,9 @@ static void free_run(mfn_t s, mfn_t e, unsigned int node)
     while (s < e) {
         unsigned int order;
 
-        heap_take_back_frames(s, s + 1, node); /* panics first on MFN 0 */
+        heap_take_back_freed(s, s + 1, node); /* panics first on MFN 0 */
         order = buddy_largest_order(s, e);
-        heap_take_back_frames(s + 1, s + ((mfn_t)1 << order), node);
+        heap_take_back_freed(s + 1, s + ((mfn_t)1 << order), node);
         poison_freed(s, order);
         heap_merge_block(s, order, node);
         s += (mfn_t)1 << order;
@@ -358,7 +361,7 @@ void offline_free_block_locked(mfn_t mfn, unsigned int order,
                                unsigned int node)
 {
     lab_not_implemented("offline");
-    heap_take_back_frames(mfn, mfn + ((mfn_t)1 << order), node);
+    heap_take_back_freed(mfn, mfn + ((mfn_t)1 << order), node);
     poison_freed(mfn, order);
     heap_merge_block(mfn, order, node);
 }
