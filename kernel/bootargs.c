@@ -100,6 +100,40 @@ static int set_initrd(const char *value, bool has_value, const char **why)
     return -EINVAL;
 }
 
+/* lu_pages=uninit|inuse: what a live update's new kernel makes of the
+ * frames it inherits (kernel/liveupdate.c). */
+static int set_lu_pages(const char *value, bool has_value, const char **why)
+{
+    if (has_value && (strcmp(value, "uninit") == 0 ||
+                      strcmp(value, "inuse") == 0)) {
+        bootargs.lu_pages_inuse = strcmp(value, "inuse") == 0;
+        return 0;
+    }
+    *why = "needs uninit or inuse";
+    return -EINVAL;
+}
+
+/* lu_chain=N: after a ktest run that passed, hand over until N have been
+ * made (kernel/liveupdate.c, lu_after_tests). */
+static int set_lu_chain(const char *value, bool has_value, const char **why)
+{
+    unsigned int n = 0;
+
+    if (!has_value || !value[0] || strlen(value) > 2) {
+        *why = "needs a number from 0 to 99";
+        return -EINVAL;
+    }
+    for (const char *p = value; *p; p++) {
+        if (*p < '0' || *p > '9') {
+            *why = "needs a number from 0 to 99";
+            return -EINVAL;
+        }
+        n = n * 10 + (unsigned int)(*p - '0');
+    }
+    bootargs.lu_chain = n;
+    return 0;
+}
+
 static const struct bootarg arguments[] = {
     {"crash", CRASH_ACCEPTED, crash_set},
     {"initrd",
@@ -114,6 +148,13 @@ static const struct bootarg arguments[] = {
      "monitor=\"CMD; CMD; ...\" (run monitor commands, then power "
      "off)",
      monitor_set_script},
+    {"lu_pages",
+     "lu_pages=uninit (inherited frames stay uninitialised until freed, "
+     "the default) or lu_pages=inuse (initialised in use at boot)",
+     set_lu_pages},
+    {"lu_chain", "lu_chain=N (after a passing ktest run, live-update until "
+                 "N hand-overs are made)",
+     set_lu_chain},
 };
 
 static const struct bootarg *find_argument(const char *name)

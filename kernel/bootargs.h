@@ -28,6 +28,9 @@ struct bootargs {
                                                  not given */
     bool initrd_keep; /* initrd=keep: boot leaves the initrd uninitialised
                          and in use; the monitor's `release` frees it */
+    bool lu_pages_inuse;   /* lu_pages=inuse: inherited frames initialised in
+                              use at boot; false: uninit (the default) */
+    unsigned int lu_chain; /* lu_chain=N: ktest runs hand over until N */
 };
 
 extern struct bootargs bootargs;

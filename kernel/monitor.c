@@ -110,6 +110,15 @@ static const struct command commands[] = {
     {"test", "PATTERN", "run in-kernel tests matching PATTERN", cmd_test},
     {"dump", "[node N]", "frame states for tools/memmap.py", monitor_cmd_dump},
     {"halt", "", "power off (a script: with its status)", cmd_halt},
+    {"keep", "MFN ORDER", "preserve a held block over `liveupdate`",
+     monitor_cmd_keep},
+    {"fill", "MFN ORDER SEED", "fill a held block with a seeded pattern",
+     monitor_cmd_fill},
+    {"verify", "MFN ORDER SEED", "check a block still holds the pattern",
+     monitor_cmd_verify},
+    {"liveupdate", "[image=self|initrd] [BOOTARGS]",
+     "hand the machine to a new kernel, kept blocks intact",
+     monitor_cmd_liveupdate},
 };
 
 static unsigned int cmd_help(int argc, char **argv)

@@ -14,6 +14,7 @@
  *   kernel/monitor_alloc.c  alloc, free, held, release: driving the heap
  *                           by hand
  *   kernel/dump.c           dump: the frame states for tools/memmap.py
+ *   kernel/monitor_lu.c     keep, fill, verify, liveupdate: live update
  *
  * A command returns 0, or the exit status it stands for (EXIT_TEST_FAIL
  * for a failed check, EXIT_BAD_ARGS for input it refused). A script
@@ -73,5 +74,17 @@ unsigned int monitor_cmd_free(int argc, char **argv);
 unsigned int monitor_cmd_held(int argc, char **argv);
 unsigned int monitor_cmd_release(int argc, char **argv);
 unsigned int monitor_cmd_dump(int argc, char **argv);
+unsigned int monitor_cmd_liveupdate(int argc, char **argv);
+unsigned int monitor_cmd_keep(int argc, char **argv);
+unsigned int monitor_cmd_fill(int argc, char **argv);
+unsigned int monitor_cmd_verify(int argc, char **argv);
+
+/*
+ * The `held` table, for live update (kernel/monitor_lu.c, liveupdate.c):
+ * enter a block inherited from the old kernel (false if the table is
+ * full), and ask whether (mfn, order) is a live held block.
+ */
+bool monitor_held_adopt(mfn_t mfn, unsigned int order);
+bool monitor_held_live(mfn_t mfn, unsigned int order);
 
 #endif /* KERNEL_MONITOR_H */
