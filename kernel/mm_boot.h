@@ -34,4 +34,10 @@ void mm_boot_print_heap(void);
 
 const struct mm_boot_stats *mm_boot_stats(void);
 
+/*
+ * Node `node`'s heap lock so far: times taken, and failed tries before
+ * those takes (kernel/spinlock.h). Spins per acquisition is its contention.
+ */
+void heap_lock_stats(unsigned int node, uint64_t *acquired, uint64_t *spins);
+
 #endif /* KERNEL_MM_BOOT_H */

@@ -4,7 +4,9 @@
  * The memory manager is portable C that asks its host for a few things
  * (mm/hooks.h). Here is how the kernel answers:
  *
- *   the heap lock        one spinlock, heap_lock
+ *   the heap locks       one spinlock per node, node_lock[]; debug builds
+ *                        remember which one each hart holds, to catch a
+ *                        second one
  *   printk / panic       the kernel's own
  *   pa_to_va             the identity: paging is on, but the kernel's
  *                        page table maps all RAM at its own physical
@@ -19,21 +21,117 @@
  */
 #include "../mm/hooks.h"
 #include "board.h"
+#include "mm_boot.h"
 #include "panic.h"
 #include "printk.h"
 #include "smp.h"
 #include "spinlock.h"
 
-static struct spinlock heap_lock = SPINLOCK_INIT("heap");
+static struct spinlock node_lock[MAX_NUMNODES] = {
+    [0 ... MAX_NUMNODES - 1] = SPINLOCK_INIT("node heap"),
+};
 
-void mm_hook_lock(void)
+#define HELD_NONE 0u
+#define HELD_ALL UINT32_MAX /* heap_check(): every node's lock */
+
+#ifndef NDEBUG
+/* Per hart: 1 + the node whose lock it holds, HELD_NONE or HELD_ALL. */
+static uint32_t held[MAX_HARTS];
+#endif
+
+static struct spinlock *lock_of(const char *fn, unsigned int node)
 {
-    spin_lock(&heap_lock);
+    if (node >= MAX_NUMNODES)
+        panic("%s: node %u has no heap lock (node ids are below %u)", fn, node,
+              MAX_NUMNODES);
+    return &node_lock[node];
 }
 
-void mm_hook_unlock(void)
+/*
+ * Debug builds: the rule "a hart holds at most one node lock". A second
+ * lock is how two harts deadlock (each holding one, each wanting the
+ * other's), so it is a panic here even when no other hart is waiting.
+ */
+static void check_takes(unsigned int node)
 {
-    spin_unlock(&heap_lock);
+#ifndef NDEBUG
+    uint32_t h = held[smp_hartid()];
+
+    if (h == HELD_ALL)
+        panic("mm_hook_lock: hart %u takes node %u's heap lock while it "
+              "holds every node's (inside heap_check)",
+              smp_hartid(), node);
+    if (h == node + 1)
+        panic("mm_hook_lock: hart %u takes node %u's heap lock, which it "
+              "holds already (the heap locks are not recursive)",
+              smp_hartid(), node);
+    if (h != HELD_NONE)
+        panic("mm_hook_lock: hart %u takes node %u's heap lock while it "
+              "holds node %u's: no path may hold two node locks",
+              smp_hartid(), node, h - 1);
+#else
+    (void)node;
+#endif
+}
+
+static void note_held(uint32_t h)
+{
+#ifndef NDEBUG
+    held[smp_hartid()] = h;
+#else
+    (void)h;
+#endif
+}
+
+void mm_hook_lock(unsigned int node)
+{
+    struct spinlock *l = lock_of("mm_hook_lock", node);
+
+    check_takes(node);
+    spin_lock(l);
+    note_held(node + 1);
+}
+
+void mm_hook_unlock(unsigned int node)
+{
+    struct spinlock *l = lock_of("mm_hook_unlock", node);
+
+#ifndef NDEBUG
+    if (held[smp_hartid()] != node + 1)
+        panic("mm_hook_unlock: hart %u lets go of node %u's heap lock, which "
+              "it does not hold",
+              smp_hartid(), node);
+#endif
+    note_held(HELD_NONE);
+    spin_unlock(l);
+}
+
+/* Every node's lock, in ascending order (so two callers cannot deadlock). */
+void mm_hook_lock_all(void)
+{
+#ifndef NDEBUG
+    if (held[smp_hartid()] != HELD_NONE)
+        panic("mm_hook_lock_all: hart %u already holds a heap lock",
+              smp_hartid());
+#endif
+    for (unsigned int n = 0; n < MAX_NUMNODES; n++)
+        spin_lock(&node_lock[n]);
+    note_held(HELD_ALL);
+}
+
+void mm_hook_unlock_all(void)
+{
+    note_held(HELD_NONE);
+    for (unsigned int n = MAX_NUMNODES; n-- > 0;)
+        spin_unlock(&node_lock[n]);
+}
+
+void heap_lock_stats(unsigned int node, uint64_t *acquired, uint64_t *spins)
+{
+    const struct spinlock *l = lock_of("heap_lock_stats", node);
+
+    *acquired = READ_ONCE(l->nr_acquired);
+    *spins = READ_ONCE(l->nr_spins);
 }
 
 void mm_hook_printk(const char *fmt, ...)

@@ -28,7 +28,8 @@ static inline void swap_release(volatile uint32_t *p, uint32_t v)
     (void)old;
 }
 
-bool spin_trylock(struct spinlock *l)
+/* The swap that takes a free lock; the caller counts it. */
+static bool take(struct spinlock *l)
 {
     if (swap_acquire(&l->locked, 1) != 0)
         return false;
@@ -36,14 +37,28 @@ bool spin_trylock(struct spinlock *l)
     return true;
 }
 
+bool spin_trylock(struct spinlock *l)
+{
+    if (!take(l))
+        return false;
+    l->nr_acquired++;
+    return true;
+}
+
 void spin_lock(struct spinlock *l)
 {
+    uint64_t spins = 0;
+
     if (spin_held_by_me(l))
         panic("spin_lock: hart %u already holds lock '%s'", smp_hartid(),
               l->name);
-    while (!spin_trylock(l))
+    while (!take(l)) {
+        spins++;
         while (l->locked) /* wait with plain loads, not stores */
             ;
+    }
+    l->nr_acquired++; /* we hold it: nobody else writes these now */
+    l->nr_spins += spins;
 }
 
 void spin_unlock(struct spinlock *l)

@@ -22,14 +22,21 @@ struct spinlock {
     volatile uint32_t locked; /* 0 free, 1 held */
     volatile uint32_t owner;  /* hart id of the holder, SPIN_NO_OWNER if free */
     const char *name;         /* for panic messages */
+    uint64_t nr_acquired;     /* times taken (written by the holder only) */
+    uint64_t nr_spins;        /* failed tries before those takes: contention */
 };
 
 #define SPINLOCK_INIT(n)                                                       \
     {                                                                          \
-        .locked = 0, .owner = SPIN_NO_OWNER, .name = (n)                       \
+        .locked = 0, .owner = SPIN_NO_OWNER, .name = (n), .nr_acquired = 0,    \
+        .nr_spins = 0                                                          \
     }
 
-/* Spin until the lock is ours. Panics if this hart holds it already. */
+/*
+ * Spin until the lock is ours. Panics if this hart holds it already. Each
+ * take counts one acquisition, and every failed swap before it one spin:
+ * spins per acquisition is the lock's contention (0 when nobody waits).
+ */
 void spin_lock(struct spinlock *l);
 
 /* Take the lock if it is free; true if we got it. Never spins. */

@@ -29,8 +29,12 @@
  * Side concerns live elsewhere too: debug poisoning in mm/poison.c, the
  * checker in mm/heap_check.c.
  *
- * Locking: one heap lock (mm_hook_lock) guards every page state and every
- * node heap. Public functions take it; *_locked helpers expect it held.
+ * Locking: one lock per node heap (mm_hook_lock(node)) guards that node's
+ * lists, counters and the page states of its frames. A free takes the lock
+ * of the block's node only (a free block never spans nodes); an allocation
+ * holds one node's lock at a time as it walks the fallback order; no path
+ * holds two (docs/mm.md, "Locking"). Public functions take the locks;
+ * *_locked helpers expect the lock of their node held.
  */
 #include <numbat/compiler.h>
 
@@ -45,18 +49,6 @@
 
 /* ---- freeing ------------------------------------------------------------- */
 
-static const char *entry_fn; /* heap_set_entry(); NULL: free_heap_pages */
-
-void heap_set_entry(const char *fn)
-{
-    entry_fn = fn;
-}
-
-const char *heap_entry(void)
-{
-    return entry_fn ? entry_fn : "free_heap_pages";
-}
-
 /* Why frame mfn, with count_info ci, can never be freed into the heap. */
 static const char *not_heap_reason(mfn_t mfn, uint64_t ci)
 {
@@ -70,7 +62,9 @@ static const char *not_heap_reason(mfn_t mfn, uint64_t ci)
 /*
  * Step 1 of the free path, in one pass (for init_heap_pages this runs over
  * every frame of RAM). A frame that fails is a panic naming it; the frames
- * before it are already marked, but a panic ends the machine.
+ * before it are already marked, but a panic ends the machine. The panics
+ * name free_heap_pages: init_heap_pages() claims each frame (and checks
+ * it) before this step, so no frame it hands over can fail here.
  */
 void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node)
 {
@@ -79,19 +73,19 @@ void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node)
         uint64_t ci = page_count_info(pg);
 
         if (unlikely(ci & (PGC_HOLE | PGC_NODE_META) || m == 0))
-            mm_hook_panic("%s: frame 0x%lx (%s) was never given "
-                          "out by the heap: it is %s",
-                          heap_entry(), m, page_state_name(pgc_state(ci)),
+            mm_hook_panic("free_heap_pages: frame 0x%lx (%s) was never "
+                          "given out by the heap: it is %s",
+                          m, page_state_name(pgc_state(ci)),
                           not_heap_reason(m, ci));
         if (unlikely(pgc_state(ci) != PAGE_STATE_INUSE))
-            mm_hook_panic("%s: frame 0x%lx is %s, not inuse%s", heap_entry(), m,
+            mm_hook_panic("free_heap_pages: frame 0x%lx is %s, not inuse%s", m,
                           page_state_name(pgc_state(ci)),
                           pgc_state(ci) == PAGE_STATE_FREE ? " (double free?)"
                                                            : "");
         if (unlikely(pg->node != node))
-            mm_hook_panic("%s: block [0x%lx, 0x%lx) spans nodes "
-                          "%u and %u",
-                          heap_entry(), s, e, node, pg->node);
+            mm_hook_panic("free_heap_pages: block [0x%lx, 0x%lx) spans "
+                          "nodes %u and %u",
+                          s, e, node, pg->node);
         WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_FREE));
     }
 }
@@ -107,15 +101,23 @@ void heap_merge_block(mfn_t mfn, unsigned int order, unsigned int node)
 
 /*
  * The free path of free_heap_pages(). init_heap_pages() runs the same two
- * steps, minus the poisoning (mm/init_heap.c).
+ * steps, minus the poisoning (mm/init_heap.c). The block's node is the
+ * node its first frame was given when it was initialised; the take-back
+ * checks that every other frame has the same.
  */
-void heap_free_block_locked(mfn_t mfn, unsigned int order)
+void heap_free_block(mfn_t mfn, unsigned int order)
 {
     unsigned int node = mfn_to_page(mfn)->node;
 
+    if (unlikely(node >= MAX_NUMNODES))
+        mm_hook_panic("free_heap_pages: frame 0x%lx records node %u, which "
+                      "cannot exist (the frame table is corrupt)",
+                      mfn, node);
+    mm_hook_lock(node);
     heap_take_back_frames(mfn, mfn + ((mfn_t)1 << order), node);
     poison_freed(mfn, order);
     heap_merge_block(mfn, order, node);
+    mm_hook_unlock(node);
 }
 
 void heap_check_block_args(const char *fn, mfn_t mfn, unsigned int order)
@@ -146,24 +148,28 @@ static unsigned int zone_limit(unsigned int bits)
     return bits > PAGE_SHIFT ? MIN(bits - PAGE_SHIFT, top) : 0;
 }
 
-/* A 2^order block from node `node`, highest zone first, zones <= max_zone. */
+/*
+ * A 2^order block from node `node`, highest zone first, zones <= max_zone.
+ * Takes and lets go of that node's lock.
+ */
 static mfn_t alloc_from_node(unsigned int node, unsigned int order,
                              unsigned int max_zone)
 {
-    struct node_heap *nh = node_heap_get(node);
+    struct node_heap *nh;
+    mfn_t mfn = INVALID_MFN;
 
-    if (nh == NULL) /* memory-less, or nothing freed yet */
+    if (node_heap_get(node) == NULL) /* memory-less, or nothing freed yet */
         return INVALID_MFN;
-    for (unsigned int zone = max_zone; zone > 0; zone--) {
-        mfn_t mfn;
-
+    mm_hook_lock(node);
+    nh = node_heap_get(node);
+    for (unsigned int zone = max_zone; zone > 0 && mfn == INVALID_MFN;
+         zone--) {
         if (nh->free_pages[zone] < (1UL << order))
             continue;
         mfn = buddy_alloc(nh, zone, order);
-        if (mfn != INVALID_MFN)
-            return mfn;
     }
-    return INVALID_MFN;
+    mm_hook_unlock(node);
+    return mfn;
 }
 
 /* The NUMA fallback: the other nodes, nearest first (mm/numa.c). */
@@ -197,11 +203,9 @@ mfn_t alloc_heap_pages(unsigned int order, unsigned int bits, unsigned int node,
                       node, mm_hook_nr_nodes() - 1);
     if (order > MAX_ORDER)
         return INVALID_MFN;
-    mm_hook_lock();
     mfn = alloc_from_node(node, order, max_zone);
     if (mfn == INVALID_MFN && !(flags & ALLOC_EXACT_NODE))
         mfn = alloc_from_other_nodes(node, order, max_zone);
-    mm_hook_unlock();
     if (mfn != INVALID_MFN)
         poison_fresh(mfn, order);
     return mfn;
@@ -240,9 +244,9 @@ unsigned long heap_free_blocks(unsigned int node, unsigned int zone,
 
     if (nh == NULL || zone >= NR_ZONES || order > MAX_ORDER)
         return 0;
-    mm_hook_lock();
+    mm_hook_lock(node);
     n = buddy_count_blocks(nh, zone, order);
-    mm_hook_unlock();
+    mm_hook_unlock(node);
     return n;
 }
 
@@ -253,6 +257,5 @@ bool heap_node_exists(unsigned int node)
 
 void heap_reset(void)
 {
-    entry_fn = NULL;
     node_heap_reset();
 }

@@ -2,7 +2,8 @@
  * mm/heap_check.c - heap_check(): does the heap still keep every rule?
  *
  * Host tests run it after every operation of their randomized runs; the
- * kernel monitor runs it on request. It checks, with the heap lock held:
+ * kernel monitor runs it on request. It checks, with every node's heap lock
+ * held (mm_hook_lock_all(): the one path that holds more than one):
  *
  *   lists     every listed block is free, heads a block of its list's order,
  *             is aligned, sits in its list's zone and node, is listed once,
@@ -204,7 +205,7 @@ int heap_check(void)
 {
     unsigned long found;
 
-    mm_hook_lock();
+    mm_hook_lock_all(); /* the one path that holds every node's lock */
     nr_broken = 0;
     for (unsigned int node = 0; node < MAX_NUMNODES; node++) {
         const struct node_heap *nh = node_heap_get(node);
@@ -217,7 +218,7 @@ int heap_check(void)
     if (frametable_end() > frametable_first())
         check_frames();
     found = nr_broken;
-    mm_hook_unlock();
+    mm_hook_unlock_all();
     if (found > HEAP_CHECK_MAX_REPORTS)
         mm_hook_printk("heap_check: %lu broken rules (first %u shown)\n", found,
                        HEAP_CHECK_MAX_REPORTS);

@@ -1,7 +1,8 @@
 /*
  * mm/heap_internal.h - what the heap's own files share (mm/heap.c and
  * mm/init_heap.c); nothing outside mm/ should include it. Every function
- * here expects the heap lock held.
+ * here expects the lock of the node it works on held, unless it says
+ * otherwise.
  */
 #ifndef MM_HEAP_INTERNAL_H
 #define MM_HEAP_INTERNAL_H
@@ -19,24 +20,18 @@ void heap_take_back_frames(mfn_t s, mfn_t e, unsigned int node);
 void heap_merge_block(mfn_t mfn, unsigned int order, unsigned int node);
 
 /*
- * The free path of an inuse block: take the frames back, poison them
- * (debug builds), merge.
+ * The free path of an inuse block: take its node's lock, take the frames
+ * back, poison them (debug builds), merge, let go of the lock.
  */
-void heap_free_block_locked(mfn_t mfn, unsigned int order);
+void heap_free_block(mfn_t mfn, unsigned int order);
 
 /* Panic unless [mfn, mfn + 2^order) is an aligned block inside the table. */
 void heap_check_block_args(const char *fn, mfn_t mfn, unsigned int order);
 
 /*
- * The public function whose path is running, for the panics of the shared
- * steps above: "free_heap_pages", unless init_heap_pages() said otherwise
- * with heap_set_entry() (NULL goes back to the default). So a bad frame met
- * while init_heap_pages() runs is reported as init_heap_pages's.
+ * init_heap_pages() of [s, e) (mm/init_heap.c): takes the lock of each
+ * node run's node itself, one at a time.
  */
-void heap_set_entry(const char *fn);
-const char *heap_entry(void);
-
-/* init_heap_pages() of [s, e), the lock held (mm/init_heap.c). */
-void init_heap_pages_locked(mfn_t s, mfn_t e);
+void init_heap_range(mfn_t s, mfn_t e);
 
 #endif /* MM_HEAP_INTERNAL_H */

@@ -2,7 +2,7 @@
  * mm/heap_walk.c - read-only walks over the heap (see mm/heap_walk.h).
  *
  * A free list is a chain of page_info entries linked through .next; its
- * head lives in the node's struct node_heap. Walking it under the heap
+ * head lives in the node's struct node_heap. Walking it under its node's
  * lock gives a consistent snapshot: no block joins or leaves a list while
  * we follow the links. The walk stops after as many blocks as the frame
  * table has frames, so even a list broken into a cycle ends (heap_check()
@@ -22,11 +22,11 @@ unsigned long heap_walk_free_list(unsigned int node, unsigned int zone,
 
     if (nh == NULL || zone >= NR_ZONES || order > MAX_ORDER)
         return 0;
-    mm_hook_lock();
+    mm_hook_lock(node);
     for (struct page_info *pg = nh->free_lists[zone][order]; pg && n < limit;
          pg = pg->next, n++)
         fn(page_to_mfn(pg), order, arg);
-    mm_hook_unlock();
+    mm_hook_unlock(node);
     return n;
 }
 

@@ -22,12 +22,18 @@
 #include <numbat/types.h>
 
 /*
- * The heap lock. One lock guards the frame table's free/in-use states and
- * every node heap. Not recursive. Callers in mm/ take it; nothing outside
- * mm/ needs to.
+ * The heap locks: one per node heap (docs/mm.md, "Locking"). The lock of
+ * node n guards n's lists and counters and the page states of n's frames.
+ * Not recursive, and a hart holds at most one of them: taking a lock it
+ * holds, or a second node's lock, is a panic in debug builds. The one
+ * exception is heap_check(), which needs every node still at once: it
+ * takes them all, in ascending node order, with mm_hook_lock_all().
+ * Callers in mm/ take them; nothing outside mm/ needs to.
  */
-void mm_hook_lock(void);
-void mm_hook_unlock(void);
+void mm_hook_lock(unsigned int node);
+void mm_hook_unlock(unsigned int node);
+void mm_hook_lock_all(void);
+void mm_hook_unlock_all(void);
 
 /* Print a message; a printf subset: %d %i %u %x %X %ld %lu %lx %llu %llx %zu
  * %zx %p %s %c %%, with widths and '0'/'-' flags. */

@@ -50,14 +50,12 @@ void free_heap_pages(mfn_t mfn, unsigned int order)
 {
     uint64_t ci;
 
-    mm_hook_lock();
     heap_check_block_args("free_heap_pages", mfn, order);
     ci = page_count_info(mfn_to_page(mfn)); /* read once, test the copy */
     if (pgc_state(ci) == PAGE_STATE_UNINITIALISED && !(ci & PGC_HOLE))
-        init_heap_pages_locked(mfn, mfn + ((mfn_t)1 << order));
+        init_heap_range(mfn, mfn + ((mfn_t)1 << order));
     else
-        heap_free_block_locked(mfn, order);
-    mm_hook_unlock();
+        heap_free_block(mfn, order); /* takes the block's node lock */
 }
 
 /*
@@ -119,13 +117,17 @@ static unsigned int node_of_ram(mfn_t mfn)
     return node;
 }
 
-void init_heap_pages_locked(mfn_t s, mfn_t e)
+void init_heap_range(mfn_t s, mfn_t e)
 {
     if (s < e && (!frametable_covers(s) || !frametable_covers(e - 1)))
         mm_hook_panic("init_heap_pages: [0x%lx, 0x%lx) is outside the frame "
                       "table [0x%lx, 0x%lx)",
                       s, e, frametable_first(), frametable_end());
-    s = buddy_skip_mfn0(s, e); /* MFN 0 is parked, never handed over */
+    /*
+     * MFN 0 is parked, never handed over. No lock: the caller owns [s, e),
+     * and offline_page() leaves MFN 0 alone, so nobody else writes it.
+     */
+    s = buddy_skip_mfn0(s, e);
     while (s < e) {
         unsigned int node;
         mfn_t run_end, heap_end;
@@ -137,10 +139,12 @@ void init_heap_pages_locked(mfn_t s, mfn_t e)
         node = node_of_ram(s);
         run_end = mm_hook_node_run_end(s, e);
         heap_end = run_end;
+        mm_hook_lock(node); /* one node's lock at a time, never two */
         if (node_heap_get(node) == NULL)
             heap_end = node_heap_create(node, s, run_end);
         if (node_heap_get(node) != NULL) /* NULL only with a lab stub */
             init_node_run(s, heap_end, node);
+        mm_hook_unlock(node);
         s = run_end;
     }
 }
@@ -149,13 +153,11 @@ void init_heap_pages_locked(mfn_t s, mfn_t e)
 void free_heap_pages(mfn_t mfn, unsigned int order)
 {
     lab_not_implemented("uninit");
-    mm_hook_lock();
     heap_check_block_args("free_heap_pages", mfn, order);
-    heap_free_block_locked(mfn, order);
-    mm_hook_unlock();
+    heap_free_block(mfn, order);
 }
 
-void init_heap_pages_locked(mfn_t s, mfn_t e)
+void init_heap_range(mfn_t s, mfn_t e)
 {
     lab_not_implemented("uninit");
 }
@@ -163,9 +165,5 @@ void init_heap_pages_locked(mfn_t s, mfn_t e)
 
 void init_heap_pages(mfn_t mfn, unsigned long nr_pages)
 {
-    mm_hook_lock();
-    heap_set_entry("init_heap_pages"); /* panics of the free path's steps */
-    init_heap_pages_locked(mfn, mfn + nr_pages);
-    heap_set_entry(NULL);
-    mm_hook_unlock();
+    init_heap_range(mfn, mfn + nr_pages);
 }

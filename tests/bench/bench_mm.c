@@ -210,8 +210,8 @@ static double time_lock(void)
     double t0 = now_ns();
 
     for (unsigned long i = 0; i < PAIRS; i++) {
-        mm_hook_lock();
-        mm_hook_unlock();
+        mm_hook_lock(0);
+        mm_hook_unlock(0);
     }
     return (now_ns() - t0) / PAIRS;
 }

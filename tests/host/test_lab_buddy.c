@@ -105,22 +105,22 @@ TEST(buddy_skip_mfn0_rows)
 
     sim_boot(&m);
     mfn_to_page(0)->count_info |= PGC_EXTRA | 1;
-    mm_hook_lock();
+    mm_hook_lock(0);
     got = buddy_skip_mfn0(5, 9);
-    mm_hook_unlock();
+    mm_hook_unlock(0);
     EXPECT_EQ(got, 5);
     EXPECT(page_state_is(mfn_to_page(0), PAGE_STATE_UNINITIALISED),
            "buddy_skip_mfn0(5, 9) made MFN 0 %s", state_of(0));
-    mm_hook_lock();
+    mm_hook_lock(0);
     got = buddy_skip_mfn0(0, 0);
-    mm_hook_unlock();
+    mm_hook_unlock(0);
     EXPECT(got == 0, "buddy_skip_mfn0(0, 0) (an empty range) is %lu, not 0",
            got);
     EXPECT(page_state_is(mfn_to_page(0), PAGE_STATE_UNINITIALISED),
            "buddy_skip_mfn0(0, 0) made MFN 0 %s", state_of(0));
-    mm_hook_lock();
+    mm_hook_lock(0);
     got = buddy_skip_mfn0(0, 1);
-    mm_hook_unlock();
+    mm_hook_unlock(0);
     EXPECT_EQ(got, 1);
     ci = page_count_info(mfn_to_page(0));
     EXPECT(pgc_state(ci) == PAGE_STATE_OFFLINED,
@@ -134,9 +134,9 @@ TEST(buddy_skip_mfn0_rows)
 
     sim_boot(&m);
     page_set_state(mfn_to_page(0), PAGE_STATE_BROKEN);
-    mm_hook_lock();
+    mm_hook_lock(0);
     got = buddy_skip_mfn0(0, 0x10);
-    mm_hook_unlock();
+    mm_hook_unlock(0);
     EXPECT_EQ(got, 1);
     EXPECT(page_state_is(mfn_to_page(0), PAGE_STATE_BROKEN),
            "a broken MFN 0 became %s (only uninitialised RAM is parked)",

@@ -417,7 +417,7 @@ TEST(numa_carve_refuses_frames_that_are_not_uninitialised_ram)
                  "frame 0x810ff is broken, not an uninitialised RAM frame");
 
     sim_boot_and_end(&holes);
-    mm_hook_lock();
+    mm_hook_lock(3);
     EXPECT_PANIC(node_heap_create(3, 0x80400, 0x80408),
                  "not an uninitialised RAM frame");
     sim_boot_and_end(&holes);

@@ -218,49 +218,82 @@ static void *freer_main(void *p)
     return NULL;
 }
 
+/* Start a hart (thread) that frees the order-0 block at mfn. */
+static void start_freer(pthread_t *t, struct freer *f, mfn_t mfn)
+{
+    f->mfn = mfn;
+    f->done = 0;
+    REQUIRE(pthread_create(t, NULL, freer_main, f) == 0,
+            "cannot start a thread");
+}
+
+/* Let the other hart run until it is done, at most `turns` times. */
+static int wait_done(struct freer *f, long turns)
+{
+    for (long i = 0; i < turns && !__atomic_load_n(&f->done, __ATOMIC_ACQUIRE);
+         i++)
+        sched_yield();
+    return __atomic_load_n(&f->done, __ATOMIC_ACQUIRE);
+}
+
 /*
- *   node 0 [0x80000 ........ |resv 0x80100| ....... 0x80400)
- * This hart allocates a frame and holds the heap lock; another hart frees
- * the frame.
- * Expect: the free waits for the lock: it has not returned while the lock
- * is held (this hart lets the other run a thousand times first), and
- * returns once the lock is let go. Then a free of the reserved
- * (uninitialised) frame works as usual: the heap is whole.
+ * Hold node `held`'s lock while another hart frees the uninitialised frame
+ * mfn. It must finish while the lock is held if mfn is on another node,
+ * and wait (this hart lets it run a thousand times first) if it is on the
+ * held node. Either way it finishes once the lock is let go.
  */
-TEST(uninit_free_takes_the_heap_lock)
+static void free_while_holding(unsigned int held, mfn_t mfn, bool waits)
+{
+    struct freer f;
+    pthread_t t;
+    int done;
+
+    mm_hook_lock(held);
+    start_freer(&t, &f, mfn);
+    done = wait_done(&f, waits ? 1000 : 2000000L);
+    mm_hook_unlock(held);
+    pthread_join(t, NULL);
+    if (waits)
+        EXPECT(!done, "free_heap_pages() of uninitialised frame 0x%lx "
+                      "returned while another hart held its node's (%u) lock",
+               mfn, held);
+    else
+        EXPECT(done, "free_heap_pages() of uninitialised frame 0x%lx waited "
+                     "for node %u's lock (init_heap_pages() must take the "
+                     "lock of the run's own node only)",
+               mfn, held);
+    EXPECT(page_state_is(mfn_to_page(mfn), PAGE_STATE_FREE),
+           "0x%lx is %s after its free", mfn,
+           page_state_name(page_state(mfn_to_page(mfn))));
+}
+
+/*
+ *   node 0 [0x80000 .. |resv 0x80100 0x80101| .. 0x80400)
+ *   node 1 [0x80400 .. |resv 0x80500 0x80501| .. 0x80800)
+ * The reserved frames are uninitialised; another hart frees each while this
+ * hart holds one node's heap lock: a frame of the other node (the free must
+ * finish), then one of the held node (it must wait).
+ * Expect: the frees wait exactly when they need the held lock; every frame
+ * ends free, the heap whole.
+ */
+TEST(uninit_free_takes_the_node_lock)
 {
     static const struct sim_machine m = {
-        .name = "one node, one reserved frame",
-        .nr_banks = 1,
-        .banks = {{0x80000, 0x80400, 0}},
-        .nr_reserved = 1,
-        .reserved = {{0x80100, 0x80101}},
+        .name = "two nodes, two reserved frames on each",
+        .nr_banks = 2,
+        .banks = {{0x80000, 0x80400, 0}, {0x80400, 0x80800, 1}},
+        .nr_reserved = 2,
+        .reserved = {{0x80100, 0x80102}, {0x80500, 0x80502}},
     };
-    struct freer f = {INVALID_MFN, 0};
     unsigned long before;
-    pthread_t t;
-    int early;
 
     sim_boot_and_end(&m);
     before = heap_total_free_pages();
-    f.mfn = alloc_heap_pages(0, 0, NUMA_NO_NODE, 0);
-    REQUIRE(f.mfn != INVALID_MFN, "no frame to allocate");
-    mm_hook_lock();
-    if (pthread_create(&t, NULL, freer_main, &f) != 0) {
-        mm_hook_unlock();
-        REQUIRE(0, "cannot start a thread");
-    }
-    for (int i = 0; i < 1000 && !__atomic_load_n(&f.done, __ATOMIC_ACQUIRE);
-         i++)
-        sched_yield();
-    early = __atomic_load_n(&f.done, __ATOMIC_ACQUIRE);
-    mm_hook_unlock();
-    pthread_join(t, NULL);
-    EXPECT(!early, "free_heap_pages() returned while another hart held the "
-                   "heap lock");
-    EXPECT_EQ(heap_total_free_pages(), before);
-    free_heap_pages(0x80100, 0);
-    EXPECT_EQ(heap_total_free_pages(), before + 1);
+    free_while_holding(1, 0x80100, false);
+    free_while_holding(0, 0x80101, true);
+    free_while_holding(0, 0x80500, false);
+    free_while_holding(1, 0x80501, true);
+    EXPECT_EQ(heap_total_free_pages(), before + 4);
     EXPECT_EQ(heap_check(), 0);
 }
 

@@ -2,8 +2,10 @@
  * tests/host/lib/sim.c - the simulated machine: every hook of mm/hooks.h,
  * implemented on the development host for the host tests and the bench.
  *
- *   lock        a test-and-set spinlock like the kernel's; taking it twice
- *               on one thread is a panic (the heap lock is not recursive);
+ *   locks       one test-and-set spinlock per node, like the kernel's; a
+ *               thread that takes a lock it holds, or a second node's
+ *               lock, panics (docs/mm.md, "Locking"); each lock counts
+ *               its takes and its failed tries (sim_lock_stats());
  *   printk      "    # mm: ..." lines inside the KTAP output;
  *   panic       longjmp to the test's EXPECT_PANIC, or fail the test case
  *               and print the caller chain that led to it;
@@ -51,8 +53,14 @@ static mfn_t runs_asked[SIM_MAX_RUNS_TRACED]; /* mm_hook_node_run_end's mfns */
 static unsigned int nr_runs_asked;            /* entries in runs_asked */
 static char last_printk[512];                 /* the last printk message */
 
-static int heap_lock;               /* 1 while held: a test-and-set spinlock */
-static int lock_owner;              /* sim_hart_id() of the holder, 0 = none */
+static struct sim_lock {
+    int locked;                /* 1 while held: a test-and-set spinlock */
+    int owner;                 /* sim_hart_id() of the holder, 0 = none */
+    unsigned long nr_acquired; /* takes (written by the holder only) */
+    unsigned long nr_spins;    /* failed tries before them */
+} node_lock[MAX_NUMNODES];
+#define HELD_ALL (-1)
+static __thread int held; /* 1 + node of the lock held, 0 none, HELD_ALL */
 static __thread int hart_id;        /* this thread's id, from 1; 0 = unset */
 static int nr_hart_ids;             /* ids handed out so far */
 static __thread int this_node = -1; /* -1: the machine's boot_node */
@@ -68,33 +76,106 @@ static int sim_hart_id(void)
     return hart_id;
 }
 
+static struct sim_lock *lock_of(const char *fn, unsigned int node)
+{
+    if (node >= MAX_NUMNODES)
+        mm_hook_panic("%s: node %u has no heap lock (node ids are below %u)",
+                      fn, node, MAX_NUMNODES);
+    return &node_lock[node];
+}
+
 /* Like the kernel's spinlock: test-and-set, spin until the holder lets go. */
-void mm_hook_lock(void)
+static void take(struct sim_lock *l)
 {
-    int me = sim_hart_id();
+    unsigned long spins = 0;
 
-    if (__atomic_load_n(&lock_owner, __ATOMIC_RELAXED) == me)
-        mm_hook_panic("mm_hook_lock: the heap lock is taken twice on one hart "
-                      "(it is not recursive)");
-    while (__atomic_exchange_n(&heap_lock, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&heap_lock, __ATOMIC_RELAXED))
+    while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+        spins++;
+        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
             sched_yield();
-    __atomic_store_n(&lock_owner, me, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&l->owner, sim_hart_id(), __ATOMIC_RELAXED);
+    l->nr_acquired++;
+    l->nr_spins += spins;
 }
 
-void mm_hook_unlock(void)
+static void release(struct sim_lock *l)
 {
-    if (__atomic_load_n(&lock_owner, __ATOMIC_RELAXED) != sim_hart_id())
-        mm_hook_panic("mm_hook_unlock: this hart does not hold the heap lock");
-    __atomic_store_n(&lock_owner, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&heap_lock, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
 }
 
-/* A panic on the hart that holds the lock lets go of it (tests go on). */
+void mm_hook_lock(unsigned int node)
+{
+    struct sim_lock *l = lock_of("mm_hook_lock", node);
+
+    if (held == HELD_ALL)
+        mm_hook_panic("mm_hook_lock: node %u's heap lock taken while this "
+                      "hart holds every node's (inside heap_check)",
+                      node);
+    if (held == (int)node + 1)
+        mm_hook_panic("mm_hook_lock: node %u's heap lock taken twice on one "
+                      "hart (the heap locks are not recursive)",
+                      node);
+    if (held != 0)
+        mm_hook_panic("mm_hook_lock: node %u's heap lock taken while this "
+                      "hart holds node %d's: no path may hold two node locks",
+                      node, held - 1);
+    take(l);
+    held = (int)node + 1;
+}
+
+void mm_hook_unlock(unsigned int node)
+{
+    struct sim_lock *l = lock_of("mm_hook_unlock", node);
+
+    if (held != (int)node + 1)
+        mm_hook_panic("mm_hook_unlock: this hart does not hold node %u's "
+                      "heap lock",
+                      node);
+    held = 0;
+    release(l);
+}
+
+void mm_hook_lock_all(void)
+{
+    if (held != 0)
+        mm_hook_panic("mm_hook_lock_all: this hart already holds a heap lock");
+    for (unsigned int n = 0; n < MAX_NUMNODES; n++)
+        take(&node_lock[n]);
+    held = HELD_ALL;
+}
+
+void mm_hook_unlock_all(void)
+{
+    if (held != HELD_ALL)
+        mm_hook_panic("mm_hook_unlock_all: this hart does not hold them");
+    held = 0;
+    for (unsigned int n = MAX_NUMNODES; n-- > 0;)
+        release(&node_lock[n]);
+}
+
+void sim_lock_stats(unsigned int node, unsigned long *acquired,
+                    unsigned long *spins)
+{
+    const struct sim_lock *l = lock_of("sim_lock_stats", node);
+
+    *acquired = __atomic_load_n(&l->nr_acquired, __ATOMIC_RELAXED);
+    *spins = __atomic_load_n(&l->nr_spins, __ATOMIC_RELAXED);
+}
+
+bool sim_holds_lock(unsigned int node)
+{
+    return held == (int)node + 1 || held == HELD_ALL;
+}
+
+/* A panic on the hart that holds a lock lets go of it (tests go on). */
 static void sim_release_lock_if_mine(void)
 {
-    if (__atomic_load_n(&lock_owner, __ATOMIC_RELAXED) == sim_hart_id())
-        mm_hook_unlock();
+    if (held == HELD_ALL)
+        mm_hook_unlock_all();
+    else if (held != 0)
+        mm_hook_unlock((unsigned int)held - 1);
 }
 
 void mm_hook_printk(const char *fmt, ...)

@@ -70,6 +70,16 @@ void sim_teardown(void);
 /* The node this thread's "hart" is on (default: the machine's boot_node). */
 void sim_set_this_node(unsigned int node);
 
+/*
+ * Node `node`'s heap lock so far: times taken, and failed tries before
+ * those takes (their ratio is the lock's contention).
+ */
+void sim_lock_stats(unsigned int node, unsigned long *acquired,
+                    unsigned long *spins);
+
+/* True if this thread holds node `node`'s heap lock (or all of them). */
+bool sim_holds_lock(unsigned int node);
+
 /* Where frame mfn's bytes are (the simulated RAM). */
 void *sim_frame_va(mfn_t mfn);
 
