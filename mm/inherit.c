@@ -56,27 +56,51 @@ static void claim_inherited(struct page_info *pg, uint64_t ci,
     WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_INUSE));
 }
 
+/* A frame that cannot be initialised in use: a panic naming the way out. */
+static void refuse(mfn_t m, mfn_t s, mfn_t e, const char *why)
+{
+    mm_hook_panic("inherit_frames_inuse: frame 0x%lx of preserved range "
+                  "[0x%lx, 0x%lx) is %s: policy inuse cannot declare it in "
+                  "use; boot with lu_pages=uninit",
+                  m, s, e, why);
+}
+
+/* Claim [m, run_end), frames of `node`, under that node's lock. */
+static void inherit_run(mfn_t m, mfn_t run_end, unsigned int node, mfn_t s,
+                        mfn_t e)
+{
+    mm_hook_lock(node);
+    if (node_heap_get(node) == NULL)
+        node_heap_create(node, m, m + 1); /* < NODE_HEAP_PAGES: the pool */
+    for (; m < run_end; m++) {
+        uint64_t ci = page_count_info(mfn_to_page(m));
+        const char *why = refusal(m, ci);
+
+        if (why) {
+            mm_hook_unlock(node);
+            refuse(m, s, e, why);
+        }
+        claim_inherited(mfn_to_page(m), ci, node);
+    }
+    mm_hook_unlock(node);
+}
+
 void inherit_frames_inuse(mfn_t s, mfn_t e)
 {
-    mm_hook_lock();
-    for (mfn_t m = s; m < e; m++) {
+    for (mfn_t m = s; m < e;) {
         uint64_t ci = frametable_covers(m) ? page_count_info(mfn_to_page(m))
                                            : 0;
         const char *why = refusal(m, ci);
         unsigned int node;
+        mfn_t run_end;
 
         if (why)
-            mm_hook_panic("inherit_frames_inuse: frame 0x%lx of preserved "
-                          "range [0x%lx, 0x%lx) is %s: policy inuse cannot "
-                          "declare it in use; boot with lu_pages=uninit",
-                          m, s, e, why);
+            refuse(m, s, e, why);
         node = mm_hook_mfn_to_node(m);
         if (node >= MAX_NUMNODES)
-            mm_hook_panic("inherit_frames_inuse: frame 0x%lx has no node",
-                          m);
-        if (node_heap_get(node) == NULL)
-            node_heap_create(node, m, m + 1); /* < NODE_HEAP_PAGES: the pool */
-        claim_inherited(mfn_to_page(m), ci, node);
+            refuse(m, s, e, "on no node");
+        run_end = mm_hook_node_run_end(m, e);
+        inherit_run(m, run_end, node, s, e);
+        m = run_end;
     }
-    mm_hook_unlock();
 }

@@ -12,7 +12,8 @@
  * an owner, straight into state inuse, as if the heap had given them out:
  * each frame's node is recorded, its init counted, and its node's heap
  * created if it does not exist yet (from the static pool: the node's own
- * frames are all in use, none can be carved). Takes the heap lock.
+ * frames are all in use, none can be carved). Takes each node's lock in
+ * turn, never two at once.
  *
  * This kernel's exclusions are applied now, not when the frames are
  * freed, so a frame the heap must never take cannot be declared in use:
