@@ -223,7 +223,7 @@ TEST(inuse_excluded_frame_refused)
 /*
  * An old kernel with a larger MAX_ORDER (20) kept a 2^19-frame block:
  *
- *   [0x80000 .... |0x100000 preserved, 2^19 frames 0x180000| ... 0x200000)
+ *   [0x80000 preserved, 2^19 frames 0x100000| frame table ... 0x102000)
  *
  * Expect, both policies: this kernel (MAX_ORDER 18) frees it as two
  * order-18 blocks, each free and at most MAX_ORDER; totals exact.
@@ -231,20 +231,20 @@ TEST(inuse_excluded_frame_refused)
 static const struct sim_machine big_block = {
     .name = "an order-19 block from an old kernel",
     .nr_banks = 1,
-    .banks = {{0x80000, 0x200000, 0}},
+    .banks = {{0x80000, 0x102000, 0}},
     .nr_reserved = 1,
-    .reserved = {{0x100000, 0x180000}},
+    .reserved = {{0x80000, 0x100000}},
 };
 
 static void free_big_block(void)
 {
     unsigned long before = heap_total_free_pages();
 
-    free_heap_pages(0x100000, MAX_ORDER);
-    free_heap_pages(0x140000, MAX_ORDER);
+    free_heap_pages(0x80000, MAX_ORDER);
+    free_heap_pages(0xc0000, MAX_ORDER);
     EXPECT_EQ(heap_total_free_pages(), before + 0x80000);
-    EXPECT(free_head_of_order(0x100000, MAX_ORDER) &&
-               free_head_of_order(0x140000, MAX_ORDER),
+    EXPECT(free_head_of_order(0x80000, MAX_ORDER) &&
+               free_head_of_order(0xc0000, MAX_ORDER),
            "not two blocks of MAX_ORDER");
     EXPECT_EQ(heap_check(), 0);
 }
@@ -258,7 +258,7 @@ TEST(uninit_block_above_max_order)
 TEST(inuse_block_above_max_order)
 {
     sim_boot_and_end(&big_block);
-    inherit_frames_inuse(0x100000, 0x180000);
-    EXPECT_EQ(inuse_frames(0x100000, 0x180000), 0x80000);
+    inherit_frames_inuse(0x80000, 0x100000);
+    EXPECT_EQ(inuse_frames(0x80000, 0x100000), 0x80000);
     free_big_block();
 }

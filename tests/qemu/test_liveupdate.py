@@ -42,7 +42,7 @@ def chain(t, topology, first_policy, initrd=False, hand_overs=3):
         path = os.path.join(t.workdir, 'initrd.bin')
         bootcheck.make_initrd(path)
     r = t.boot(label=f'{topology} {first_policy}{" initrd" if initrd else ""}',
-               topology=topology, initrd=path, timeout=120,
+               topology=topology, initrd=path, timeout=60,
                append=f'ktest=lu.* lu_pages={first_policy} lu_chain={hand_overs}')
     t.check(r.status == 0, f'{topology}: the chain did not end with status 0: '
             f'{r.describe()}')
