@@ -126,6 +126,24 @@ static void keep_whole_nodes(unsigned int first)
     }
 }
 
+/*
+ * In a kernel whose MAX_ORDER is above 18 (the "old" build), one block of
+ * order 19 if the machine has one: the new kernel must free it in blocks
+ * of its own MAX_ORDER.
+ */
+static void big_block(void)
+{
+    mfn_t m;
+
+    if (MAX_ORDER <= 18)
+        return;
+    m = alloc_heap_pages(19, 0, NUMA_NO_NODE, 0);
+    if (m == INVALID_MFN)
+        return;
+    REQUIRE_EQ(lu_keep(m, m + ((mfn_t)1 << 19), LU_OWNER_KTEST, 19), 0);
+    fill_range(m, m + ((mfn_t)1 << 19));
+}
+
 static void prepare(void)
 {
     mfn_t held;
@@ -143,6 +161,7 @@ static void prepare(void)
             fill_range(m, m + 16);
         }
     }
+    big_block(); /* an old kernel's block above today's MAX_ORDER */
     held = alloc_heap_pages(2, 0, NUMA_NO_NODE, 0);
     REQUIRE_NE(held, INVALID_MFN);
     REQUIRE_TRUE(monitor_held_adopt(held, 2));

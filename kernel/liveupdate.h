@@ -78,8 +78,9 @@ int lu_handover(enum lu_image image, const char *args, enum lu_break brk);
 
 /*
  * After a ktest run: with lu_chain=N and fewer than N hand-overs so far,
- * a run that passed hands over to this kernel's own image, alternating
- * the policy; otherwise power off with the run's status.
+ * a run that passed hands over to this kernel's own image (the first
+ * kernel, when boot kept the initrd with initrd=keep: to the initrd),
+ * alternating the policy; otherwise power off with the run's status.
  */
 void lu_after_tests(unsigned int status) __noreturn;
 

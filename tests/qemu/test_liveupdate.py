@@ -9,6 +9,10 @@ cover 1, 2 and 4 nodes, with and without an initrd, and each policy after
 one hand-over and after three (a chain starting with uninit checks inuse
 at generations 1 and 3, and the other way round).
 
+Two chains cross builds: the "old" kernel (configure.py's lu-images,
+MAX_ORDER 20) hands over to today's, given to QEMU as the initrd in raw
+form (build/numbat.bin), and today's to the old one.
+
 The refusals boot one kernel each: `liveupdate break=KIND` at the prompt
 (kernel/monitor_lu.c) writes a broken record on purpose, and the new
 kernel must panic with the message that names the fault.
@@ -36,14 +40,31 @@ def ran(report, case):
                for c in report.cases)
 
 
-def chain(t, topology, first_policy, initrd=False, hand_overs=3):
-    path = None
+def image(t, name):
+    path = os.path.join(t.build, name)
+    t.require(os.path.exists(path), f'{path} is missing: build it with '
+              f'`ninja -C {t.build} lu-images` (ninja check does)')
+    return path
+
+
+def chain(t, topology, first_policy, initrd=False, hand_overs=3, kernel=None,
+          image_initrd=None, mem=None):
+    """Boot a chain; image_initrd: the raw image the first kernel hands
+    over to (kept as the initrd), kernel: the first kernel's ELF."""
+    path, extra = None, ''
     if initrd:
         path = os.path.join(t.workdir, 'initrd.bin')
         bootcheck.make_initrd(path)
-    r = t.boot(label=f'{topology} {first_policy}{" initrd" if initrd else ""}',
-               topology=topology, initrd=path, timeout=60,
-               append=f'ktest=lu.* lu_pages={first_policy} lu_chain={hand_overs}')
+    if image_initrd:
+        path, extra = image_initrd, ' initrd=keep'
+    t.kernel, own = kernel or t.kernel, t.kernel
+    try:
+        r = t.boot(label=f'{topology} {first_policy}{" initrd" if path else ""}',
+                   topology=topology, initrd=path, timeout=60, mem=mem,
+                   append=f'ktest=lu.* lu_pages={first_policy} '
+                          f'lu_chain={hand_overs}{extra}')
+    finally:
+        t.kernel = own
     t.check(r.status == 0, f'{topology}: the chain did not end with status 0: '
             f'{r.describe()}')
     pieces = kernels(r.console)
@@ -97,6 +118,30 @@ def test_chain_4node_initrd(t):
     reports = chain(t, '4node', 'uninit', initrd=True)
     t.check(ran(reports[1], 'whole_nodes'), '4node: whole_nodes did not run')
     t.check(ran(reports[1], 'spanning_range'), '4node: spanning_range did not run')
+
+
+def test_old_kernel_to_new(t):
+    # The old build (MAX_ORDER 20) keeps an order-19 block (2 GiB: the
+    # machine needs a 2 GiB-aligned 2 GiB of free RAM, hence 4200 MiB) and
+    # hands over to today's kernel given as the initrd; today's kernel
+    # (inuse, then uninit after one more hand-over to itself) frees it in
+    # blocks of its own MAX_ORDER at the end.
+    old = image(t, 'numbat-old.elf')
+    chain(t, '1node', 'uninit', hand_overs=2, kernel=old,
+          image_initrd=image(t, 'numbat.bin'), mem='4200M')
+    console = t.runs[-1][1].console
+    t.check('generation 1 from "numbat-old (MAX_ORDER 20)"' in console,
+            'old -> new: generation 1 does not say it came from numbat-old')
+    t.check('2 GiB preserved' in console,
+            'old -> new: no 2 GiB preserved range (the order-19 block)')
+
+
+def test_new_kernel_to_old(t):
+    chain(t, '2node', 'inuse', hand_overs=2, image_initrd=image(t, 'numbat-old.bin'))
+    console = t.runs[-1][1].console
+    t.check('generation 1 from "numbat (MAX_ORDER 18)"' in console and
+            'generation 2 from "numbat-old (MAX_ORDER 20)"' in console,
+            'new -> old: the generations do not say who wrote each record')
 
 
 def refused(t, brk, words):
