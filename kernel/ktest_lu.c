@@ -38,11 +38,13 @@
 #include "../mm/node_heap.h"
 #include "board.h"
 #include "bootargs.h"
+#include "fallback.h"
 #include "initrd.h"
 #include "ktest.h"
 #include "liveupdate.h"
 #include "mm_boot.h"
 #include "monitor.h"
+#include "printk.h"
 
 #define PATTERN_FRAMES 16 /* frames of a kept range that hold its pattern */
 
@@ -393,3 +395,59 @@ static const struct ktest_case lu_cases[] = {
     KTEST_CASE(last_of_chain),
 };
 KTEST_SUITE_AFTER(lu, lu_cases, ktest_heap_after_case);
+
+/* ---- suite bench_lu: what each policy costs, for tests/bench/bench_lu.py -- */
+
+/*
+ * Generation 0 keeps whole blocks of order BENCH_ORDER (as many as
+ * LU_MAX_RANGES allow, leaving a quarter of the machine free); generation
+ * 1 prints what lu_adopt() spent at boot on its policy and what the
+ * first free of everything costs, in microseconds of the timer.
+ */
+static void bench_keep(void)
+{
+    unsigned int order = board()->nr_nodes > 1 ? 18 : 13; /* 1 GiB, 32 MiB */
+    unsigned long want = heap_total_free_pages() * 3 / 4 >> order;
+
+    if (lu_generation() != 0 || bootargs.lu_chain == 0)
+        KTEST_SKIP("generation 0 of a chain only");
+    for (unsigned long i = 0; i < want && i < LU_MAX_RANGES; i++) {
+        mfn_t m = alloc_heap_pages(order, 0, NUMA_NO_NODE, 0);
+
+        REQUIRE_NE(m, INVALID_MFN);
+        REQUIRE_EQ(lu_keep(m, m + ((mfn_t)1 << order), LU_OWNER_KTEST, order),
+                   0);
+    }
+}
+
+static uint64_t bench_ticks(void)
+{
+    uint64_t t;
+
+    __asm__ volatile("rdtime %0" : "=r"(t));
+    return t;
+}
+
+static void bench_costs(void)
+{
+    const struct lu_record *r = lu_inherited();
+    unsigned long pages = 0;
+    uint64_t t0, t1;
+
+    if (lu_generation() == 0)
+        KTEST_SKIP("a cold boot inherits nothing");
+    t0 = bench_ticks();
+    for (unsigned int i = 0; i < r->h.nr_ranges; i++)
+        pages += lu_release(r->ranges[i].s, r->ranges[i].e);
+    t1 = bench_ticks();
+    printk("    # bench_lu: policy %s pages %lu boot_us %lu first_free_us %lu\n",
+           lu_policy_name(lu_policy()), pages,
+           (unsigned long)(lu_adopt_ticks() * 1000000 / FALLBACK_TIMEBASE_HZ),
+           (unsigned long)((t1 - t0) * 1000000 / FALLBACK_TIMEBASE_HZ));
+}
+
+static const struct ktest_case bench_lu_cases[] = {
+    KTEST_CASE(bench_keep),
+    KTEST_CASE(bench_costs),
+};
+KTEST_SUITE(bench_lu, bench_lu_cases);

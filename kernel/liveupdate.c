@@ -89,6 +89,20 @@ static struct lu_record inherited;     /* the record read at boot */
 static paddr_t inherited_pa;           /* where it was; 0 after a cold boot */
 static struct lu_range kept[LU_MAX_RANGES]; /* preserved at the next hand-over */
 static unsigned int nr_kept;
+static uint64_t adopt_ticks; /* timer ticks lu_adopt() spent on the policy */
+
+static uint64_t ticks(void)
+{
+    uint64_t t;
+
+    __asm__ volatile("rdtime %0" : "=r"(t));
+    return t;
+}
+
+uint64_t lu_adopt_ticks(void)
+{
+    return adopt_ticks;
+}
 
 /* ---- boot ---------------------------------------------------------------- */
 
@@ -262,6 +276,8 @@ void lu_adopt(void)
 {
     const struct lu_record_header *h = &inherited.h;
 
+    uint64_t t0 = ticks();
+
     if (!inherited_pa)
         return;
     for (unsigned int i = 0; i < h->nr_ranges; i++) {
@@ -273,6 +289,7 @@ void lu_adopt(void)
         if (r->owner == LU_OWNER_MONITOR)
             monitor_held_adopt(r->s, r->order);
     }
+    adopt_ticks = ticks() - t0;
     free_heap_pages(pa_to_mfn(inherited_pa), 0); /* read: the record's frame */
     printk("liveupdate: generation %u from \"%s\" (MAX_ORDER %u, MFN 0 %s): "
            "%u ranges, %lu pages preserved, policy %s\n",

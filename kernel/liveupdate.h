@@ -36,6 +36,9 @@ const char *lu_bootargs(const char *tree_args); /* the record's, or the tree's *
 void lu_reserve_preserved(void); /* preserved ranges out of the boot allocator */
 void lu_adopt(void); /* after the heap exists: the policy, `held`, the record */
 
+/* Timer ticks (FALLBACK_TIMEBASE_HZ) lu_adopt() spent at boot (the bench). */
+uint64_t lu_adopt_ticks(void);
+
 /* What was inherited at boot: generation 0 and no ranges after a cold boot. */
 unsigned int lu_generation(void);
 const struct lu_record *lu_inherited(void);

@@ -18,7 +18,9 @@
    end to end (copy, build, every test, report), as a student's `ninja
    grade` runs it, with the sandbox and with --sandbox=off, and their
    ratio; target 5 s each on 2 cores, the sandbox adding at most 25%.
-4. Every BUILD/bench/* program (e.g. bench_mm, the heap on the host), with
+4. Live update (tests/bench/bench_lu.py): hand-over time and what each
+   lu_pages= policy costs at boot and at the first free, on 1node and big.
+5. Every BUILD/bench/* program (e.g. bench_mm, the heap on the host), with
    its own output.
 
 Benchmarks report; they never fail because something was slow. The exit
@@ -40,6 +42,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, 'tools'))
 import baremetal    # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_lu     # noqa: E402
 import numbat_run   # noqa: E402
 
 BOOT_TARGETS = {'1node': 0.15, 'big': 0.5}   # seconds to `Numbat ready`
@@ -222,6 +226,7 @@ def main(argv):
         kernels = ([('release', release, True)] if release else []) + \
                   [('this', own, release is None)]
         ok = boot_table(kernels, args.runs) and release is not None and debug_ok
+        ok &= bench_lu.table(release or own, 3)  # tests/bench/bench_lu.py
     ok &= grading_table()
     ok &= host_benches(args.build)
     return 0 if ok else 1
