@@ -319,18 +319,23 @@ int lu_keep(mfn_t s, mfn_t e, uint32_t owner, uint32_t order)
 
 void lu_forget(mfn_t s, mfn_t e)
 {
+    struct lu_range left[LU_MAX_RANGES];
     unsigned int n = 0;
 
     for (unsigned int i = 0; i < nr_kept; i++) {
         struct lu_range r = kept[i];
 
-        if (r.s >= s && r.e <= e)
-            continue; /* wholly freed */
-        if (r.s < e && s < r.e) /* partly freed: keep what is left */
-            r = r.s < s ? (struct lu_range){r.s, s, r.owner, 0}
-                        : (struct lu_range){e, r.e, r.owner, 0};
-        kept[n++] = r;
+        if (r.e <= s || e <= r.s) { /* untouched */
+            left[n++] = r;
+            continue;
+        }
+        /* what is left on either side stays kept (no longer a block) */
+        if (r.s < s && n < LU_MAX_RANGES)
+            left[n++] = (struct lu_range){r.s, s, r.owner, 0};
+        if (e < r.e && n < LU_MAX_RANGES)
+            left[n++] = (struct lu_range){e, r.e, r.owner, 0};
     }
+    memcpy(kept, left, n * sizeof(left[0]));
     nr_kept = n;
 }
 

@@ -53,7 +53,11 @@ const char *lu_policy_name(enum lu_policy p);
  */
 int lu_keep(mfn_t s, mfn_t e, uint32_t owner, uint32_t order);
 
-/* Stop preserving whatever of [s, e) is kept (it is being freed). */
+/*
+ * Stop preserving whatever of [s, e) is kept (it is being freed). What
+ * is left of a range on either side stays kept, as a range of its own
+ * (as long as LU_MAX_RANGES allows: a range cut in two needs one more).
+ */
 void lu_forget(mfn_t s, mfn_t e);
 
 /* The ranges kept for the next hand-over. */

@@ -110,14 +110,14 @@ static const struct command commands[] = {
     {"test", "PATTERN", "run in-kernel tests matching PATTERN", cmd_test},
     {"dump", "[node N]", "frame states for tools/memmap.py", monitor_cmd_dump},
     {"halt", "", "power off (a script: with its status)", cmd_halt},
-    {"keep", "MFN ORDER", "preserve a held block over `liveupdate`",
+    {"keep", "MFN ORDER", "keep a held block over `liveupdate`",
      monitor_cmd_keep},
-    {"fill", "MFN ORDER SEED", "fill a held block with a seeded pattern",
+    {"fill", "MFN ORDER SEED", "fill a held block with a pattern",
      monitor_cmd_fill},
     {"verify", "MFN ORDER SEED", "check a block still holds the pattern",
      monitor_cmd_verify},
-    {"liveupdate", "[image=self|initrd] [BOOTARGS]",
-     "hand the machine to a new kernel, kept blocks intact",
+    {"liveupdate", "[image=self|initrd] [ARGS]",
+     "hand over to a new kernel image",
      monitor_cmd_liveupdate},
 };
 

@@ -78,8 +78,9 @@ static int check_ranges(const struct lu_record *r, const char **why)
             *why = "a preserved range has an unknown owner tag";
             return -EBADMSG;
         }
-        if (g->order > 63) {
-            *why = "a preserved range has an order above 63";
+        if (g->order > 63 ||
+            (g->owner == LU_OWNER_MONITOR && g->e - g->s != UINT64_C(1) << g->order)) {
+            *why = "a monitor block's order does not match its range";
             return -EBADMSG;
         }
         if (i > 0 && r->ranges[i - 1].e > g->s) {

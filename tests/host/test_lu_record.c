@@ -123,6 +123,7 @@ TEST(malformed_ranges_refused_with_a_reason)
         {{0x10, 0x20, 9, 0}, {0x20, 0x30, LU_OWNER_KTEST, 0}, "owner"},
         {{0x10, 0x20, LU_OWNER_KTEST, 0}, {0x18, 0x30, LU_OWNER_KTEST, 0}, "overlap"},
         {{0x30, 0x40, LU_OWNER_KTEST, 0}, {0x10, 0x20, LU_OWNER_KTEST, 0}, "unsorted"},
+        {{0x10, 0x20, LU_OWNER_MONITOR, 3}, {0x20, 0x30, LU_OWNER_KTEST, 0}, "order"},
     };
     struct lu_record r, out;
     const char *why = "";
