@@ -345,6 +345,7 @@ def write_ninja(args, tools, argv):
     w('build $builddir/numbat.asm: kasm $builddir/numbat.elf')
     w('build kernel: phony $builddir/numbat.elf $builddir/numbat.asm')
     w('')
+    lu_images(w, cc)
 
     # Host library: mm/ and the portable platform pieces, with sanitizers, and
     # again optimised without them for the benchmarks.
@@ -405,7 +406,7 @@ def write_ninja(args, tools, argv):
     w('')
 
     # Run, debug and test targets.
-    everything = '$builddir/numbat.elf $builddir/numbat.asm host'
+    everything = '$builddir/numbat.elf $builddir/numbat.asm host lu-images'
     targets = [
         ('qemu', f'$python {run_py} --interactive {machine} $builddir/numbat.elf',
          'QEMU (Ctrl-A X leaves)'),
@@ -448,6 +449,34 @@ def write_ninja(args, tools, argv):
     with open(os.path.join(os.path.dirname(ninja_file(args)),
                            'compile_commands.json'), 'w') as f:
         json.dump(commands, f, indent=1)
+
+
+def lu_images(w, cc):
+    """Live update's images (docs/liveupdate.md): an "old" kernel built
+    with the old allocator rules (-DNUMBAT_OLD_RULES: MAX_ORDER 20), and
+    raw binaries of both kernels, which a running kernel can take as its
+    initrd and hand over to (`liveupdate image=initrd`)."""
+    oobjs = []
+    for src in kernel_sources():
+        obj = f'$builddir/old-obj/{os.path.splitext(src)[0]}.o'
+        cc(src, obj, 'kcflags')
+        w('  kcflags = $kcflags -DNUMBAT_OLD_RULES')
+        oobjs.append(obj)
+    w('build $builddir/old-obj/ksyms-empty.o: kcc $builddir/ksyms-empty.S')
+    w(f'build $builddir/numbat-old-nosyms.elf: klink {" ".join(oobjs)} '
+      '$builddir/old-obj/ksyms-empty.o | $top/kernel/kernel.ld')
+    w('build $builddir/ksyms-old.S: ksyms $builddir/numbat-old-nosyms.elf | $top/tools/ksyms.py')
+    w('build $builddir/old-obj/ksyms.o: kcc $builddir/ksyms-old.S')
+    w(f'build $builddir/numbat-old.elf: klink_final {" ".join(oobjs)} $builddir/old-obj/ksyms.o'
+      ' | $top/kernel/kernel.ld $builddir/numbat-old-nosyms.elf $top/tools/ksyms.py'
+      '\n  first = $builddir/numbat-old-nosyms.elf')
+    w('rule kbin\n  command = ${cross}objcopy -O binary $in $out'
+      '\n  description = OBJCOPY $out')
+    w('build $builddir/numbat.bin: kbin $builddir/numbat.elf')
+    w('build $builddir/numbat-old.bin: kbin $builddir/numbat-old.elf')
+    w('build lu-images: phony $builddir/numbat-old.elf $builddir/numbat.bin '
+      '$builddir/numbat-old.bin')
+    w('')
 
 
 def saved_args(args, argv):

@@ -128,6 +128,11 @@ static void reserve(paddr_t base, uint64_t size, enum reserve_kind kind)
                              : "the range wraps past the top of memory");
 }
 
+int board_add_reserved(paddr_t base, uint64_t size, enum reserve_kind kind)
+{
+    return machine_add_reserved(&machine, base, size, kind, "");
+}
+
 void board_reserve_boot_ranges(void)
 {
     reserve(board_kernel_start(), board_kernel_end() - board_kernel_start(),

@@ -40,6 +40,9 @@ void board_read_tree(paddr_t dtb_pa);
 /* Reserve the kernel image [_start, _end) and the blob. Panics if full. */
 void board_reserve_boot_ranges(void);
 
+/* One more reserved range (live update's preserved memory): 0 or -ENOSPC. */
+int board_add_reserved(paddr_t base, uint64_t size, enum reserve_kind kind);
+
 /* Print the machine (docs/boot-output.md); the monitor's `mem` too. */
 void board_print(void);
 

@@ -171,6 +171,40 @@ static int set_badpages(const char *value, bool has_value, const char **why)
     return 0;
 }
 
+/* lu_pages=uninit|inuse: what a live update's new kernel makes of the
+ * frames it inherits (kernel/liveupdate.c). */
+static int set_lu_pages(const char *value, bool has_value, const char **why)
+{
+    if (has_value && (strcmp(value, "uninit") == 0 ||
+                      strcmp(value, "inuse") == 0)) {
+        bootargs.lu_pages_inuse = strcmp(value, "inuse") == 0;
+        return 0;
+    }
+    *why = "needs uninit or inuse";
+    return -EINVAL;
+}
+
+/* lu_chain=N: after a ktest run that passed, hand over until N have been
+ * made (kernel/liveupdate.c, lu_after_tests). */
+static int set_lu_chain(const char *value, bool has_value, const char **why)
+{
+    unsigned int n = 0;
+
+    if (!has_value || !value[0] || strlen(value) > 2) {
+        *why = "needs a number from 0 to 99";
+        return -EINVAL;
+    }
+    for (const char *p = value; *p; p++) {
+        if (*p < '0' || *p > '9') {
+            *why = "needs a number from 0 to 99";
+            return -EINVAL;
+        }
+        n = n * 10 + (unsigned int)(*p - '0');
+    }
+    bootargs.lu_chain = n;
+    return 0;
+}
+
 static const struct bootarg arguments[] = {
     {"badpages",
      "badpages=MFN[-MFN],... (frames of bad RAM, both ends included, at "
@@ -191,6 +225,13 @@ static const struct bootarg arguments[] = {
      set_ktest},
     {"ktest_nonce", "ktest_nonce=DIGITS (echoed after the KTAP plan)",
      set_ktest_nonce},
+    {"lu_chain", "lu_chain=N (after a passing ktest run, live-update until "
+                 "N hand-overs are made)",
+     set_lu_chain},
+    {"lu_pages",
+     "lu_pages=uninit (inherited frames stay uninitialised until freed, "
+     "the default) or lu_pages=inuse (initialised in use at boot)",
+     set_lu_pages},
     {"monitor",
      "monitor=\"CMD; CMD; ...\" (run monitor commands, then power "
      "off)",

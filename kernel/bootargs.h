@@ -34,6 +34,9 @@ struct bootargs {
     } badpages[BADPAGES_MAX];        /* badpages=MFN[-MFN],...: broken at
                                         boot (kernel/monitor_offline.c) */
     unsigned int nr_badpages;        /* badpages[] entries used */
+    bool lu_pages_inuse;   /* lu_pages=inuse: inherited frames initialised in
+                              use at boot; false: uninit (the default) */
+    unsigned int lu_chain; /* lu_chain=N: ktest runs hand over until N */
 };
 
 extern struct bootargs bootargs;

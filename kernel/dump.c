@@ -58,6 +58,8 @@ static const struct {
     [OWNER_INITRD] = {"initrd", "the initrd"},
     [OWNER_FRAMETABLE] = {"frametable", "the frame table, a boot allocation"},
     [OWNER_BOOTALLOC] = {"bootalloc", "a boot allocation"},
+    [OWNER_PRESERVED] = {"preserved", "memory kept over a live update for "
+                                      "its owner (or the hand-over record)"},
 };
 
 const char *dump_class_name(enum dump_class c)
@@ -87,6 +89,9 @@ static enum dump_owner range_owner(const struct mem_reserved *r)
         return OWNER_INITRD;
     case RESERVE_MEMRESERVE:
         return OWNER_MEMRESERVE;
+    case RESERVE_PRESERVED:
+    case RESERVE_LU_RECORD:
+        return OWNER_PRESERVED;
     default: /* QEMU's OpenSBI names its ranges mmode_resv0@..., ... */
         return strncmp(r->name, "mmode_resv", 10) == 0 ? OWNER_OPENSBI
                                                        : OWNER_RESVMEM;

@@ -63,6 +63,7 @@ enum dump_owner {
     OWNER_INITRD,     /* the initrd */
     OWNER_FRAMETABLE, /* the frame table (a boot allocation) */
     OWNER_BOOTALLOC,  /* another boot allocation */
+    OWNER_PRESERVED,  /* kept over a live update (kernel/liveupdate.c) */
     DUMP_NR_OWNERS
 };
 

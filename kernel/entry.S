@@ -13,7 +13,9 @@
  *   5. sp = the top of hart_stacks[hartid].stack (kernel/smp.c);
  *   6. tp = this hart's struct hart (smp_boot_hart_setup), fp = 0 so that
  *      backtraces stop here;
- *   7. call kernel_main(hartid, dtb), which never returns.
+ *   7. call kernel_main(hartid, dtb, a2, a3), which never returns; a2 and
+ *      a3 carry a live update's record and magic (kernel/liveupdate.c),
+ *      and anything at all after a cold boot.
  * The boot hart turns paging on later, in C (vm_init(), kernel/vm.c), once
  * the device tree has said where RAM and the devices are, and before any
  * lab code runs or any other hart starts.
@@ -78,6 +80,8 @@ _start:
     bgeu    a0, t0, park            /* hart id beyond our tables: park it */
     mv      s1, a0                  /* keep hartid and dtb across the loop */
     mv      s2, a1
+    mv      s3, a2                  /* a live update's record and magic */
+    mv      s4, a3                  /* (kernel/liveupdate.c) */
     la      t0, boot_claimed        /* the first hart here boots; see above */
     li      t1, 1
     amoswap.w.aqrl t1, t1, (t0)
@@ -100,6 +104,8 @@ _start:
     li      fp, 0                   /* the outermost frame: backtraces end here */
     mv      a0, s1
     mv      a1, s2
+    mv      a2, s3
+    mv      a3, s4
     call    kernel_main
 park:
     wfi
@@ -118,6 +124,7 @@ late_secondary:                     /* a0 = hartid; a1 is not ours: ignore it */
 
     .data
     .align 2
+    .globl boot_claimed             /* a live update's copy clears it */
 boot_claimed:                       /* not .bss: it must survive the zeroing */
     .word   0
 

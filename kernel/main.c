@@ -22,6 +22,7 @@
 #include "fallback.h"
 #include "initrd.h"
 #include "ktest.h"
+#include "liveupdate.h"
 #include "mm_boot.h"
 #include "monitor.h"
 #include "printk.h"
@@ -29,7 +30,8 @@
 #include "smp.h"
 #include "vm.h"
 
-void kernel_main(uint32_t hartid, paddr_t dtb_pa) __noreturn;
+void kernel_main(uint32_t hartid, paddr_t dtb_pa, paddr_t lu_pa,
+                 uint64_t lu_magic) __noreturn;
 
 /* The tree's UART and test device, or the fallback table's. */
 static void devices_from_tree(const struct machine *m)
@@ -55,27 +57,32 @@ static void __noreturn run_tests_or_console(void)
         poweroff(EXIT_PASS);
     }
     if (bootargs.ktest) /* the runner starts deferred init when it wants */
-        poweroff(ktest_run(bootargs.ktest_glob));
+        lu_after_tests(ktest_run(bootargs.ktest_glob)); /* lu_chain= */
     mm_boot_start_deferred(); /* the other harts hand over the rest */
     monitor_run();
 }
 
-void kernel_main(uint32_t hartid, paddr_t dtb_pa)
+void kernel_main(uint32_t hartid, paddr_t dtb_pa, paddr_t lu_pa,
+                 uint64_t lu_magic)
 {
+    lu_save_image();                   /* .data as loaded, for a live update */
     poweroff_init(FALLBACK_TEST_BASE); /* early panics exit with 2 too */
     print_banner(hartid, dtb_pa);      /* through SBI: no UART known yet */
     board_read_tree(dtb_pa);           /* the machine; a bad tree panics */
     devices_from_tree(board());        /* console UART and exit device */
+    lu_boot_intake(lu_pa, lu_magic);   /* a live update's record; bad: panic */
     smp_set_boot_node(board());        /* this hart's NUMA node */
     board_reserve_boot_ranges();       /* kernel image and blob not free */
+    lu_reserve_preserved();            /* and a live update's preserved memory */
     board_print();                     /* machine, bank, reserved, ... */
     vm_init(board());                  /* paging on: text R+X, data never X */
-    bootargs_parse(board()->bootargs); /* ktest=..., reported if bad */
+    bootargs_parse(lu_bootargs(board()->bootargs)); /* ktest=...; bad: said */
     smp_start_secondaries(board());    /* the other harts park in our idle loop */
     crash_if_asked();                  /* crash=...: a fault on purpose */
     mm_boot_init();                    /* boot allocator, frame table */
     badpages_apply();                  /* badpages=...: marked, never used */
     mm_boot_end();                     /* the heap takes every free frame */
+    lu_adopt();                        /* inherited frames: lu_pages= policy */
     mm_boot_print_heap();              /* heap: per node and zone */
     initrd_release();                  /* read the initrd, free (or keep) it */
     scrub_idle_start();                /* idle harts zero free memory (scrub=) */

@@ -117,6 +117,15 @@ static const struct command commands[] = {
     {"halt", "", "power off (a script: with its status)", cmd_halt},
     {"locks", "[bench ORDER HARTS [PAIRS]]", "heap lock contention; bench",
      monitor_cmd_locks},
+    {"keep", "MFN ORDER", "keep a held block over `liveupdate`",
+     monitor_cmd_keep},
+    {"fill", "MFN ORDER SEED", "fill a held block with a pattern",
+     monitor_cmd_fill},
+    {"verify", "MFN ORDER SEED", "check a block still holds the pattern",
+     monitor_cmd_verify},
+    {"liveupdate", "[image=self|initrd] [ARGS]",
+     "hand over to a new kernel image",
+     monitor_cmd_liveupdate},
 };
 
 static unsigned int cmd_help(int argc, char **argv)

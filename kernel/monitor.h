@@ -19,6 +19,7 @@
  *   kernel/monitor_deferred.c  settle: wait for deferred init
  *   kernel/monitor_offline.c offline, online, query: taking frames out of
  *                           service (and the badpages= boot argument)
+ *   kernel/monitor_lu.c     keep, fill, verify, liveupdate: live update
  *
  * A command returns 0, or the exit status it stands for (EXIT_TEST_FAIL
  * for a failed check, EXIT_BAD_ARGS for input it refused). A script
@@ -87,5 +88,17 @@ unsigned int monitor_cmd_query(int argc, char **argv);
 /* badpages=...: mark the listed frames broken, before the heap exists
  * (after mm_boot_init, before mm_boot_end; kernel/monitor_offline.c). */
 void badpages_apply(void);
+unsigned int monitor_cmd_liveupdate(int argc, char **argv);
+unsigned int monitor_cmd_keep(int argc, char **argv);
+unsigned int monitor_cmd_fill(int argc, char **argv);
+unsigned int monitor_cmd_verify(int argc, char **argv);
+
+/*
+ * The `held` table, for live update (kernel/monitor_lu.c, liveupdate.c):
+ * enter a block inherited from the old kernel (false if the table is
+ * full), and ask whether (mfn, order) is a live held block.
+ */
+bool monitor_held_adopt(mfn_t mfn, unsigned int order);
+bool monitor_held_live(mfn_t mfn, unsigned int order);
 
 #endif /* KERNEL_MONITOR_H */

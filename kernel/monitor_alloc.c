@@ -25,6 +25,7 @@
 #include "board.h"
 #include "dump.h"
 #include "initrd.h"
+#include "liveupdate.h"
 #include "monitor.h"
 #include "printk.h"
 
@@ -200,6 +201,7 @@ unsigned int monitor_cmd_free(int argc, char **argv)
         return EXIT_BAD_ARGS;
     node = block_node(mfn);
     free_heap_pages(mfn, (unsigned int)order);
+    lu_forget(mfn, mfn + (1UL << order)); /* not preserved any more */
     b->live = false;
     printk("free: [0x%lx, 0x%lx) back to node %u zone %u; node %u has %lu "
            "pages free\n",
@@ -210,6 +212,23 @@ unsigned int monitor_cmd_free(int argc, char **argv)
 
 /* ---- held -------------------------------------------------------------------
  */
+
+bool monitor_held_adopt(mfn_t mfn, unsigned int order)
+{
+    struct held_block *slot = held_slot();
+
+    if (!slot)
+        return false;
+    *slot = (struct held_block){.mfn = mfn, .order = order, .live = true};
+    return true;
+}
+
+bool monitor_held_live(mfn_t mfn, unsigned int order)
+{
+    struct held_block *b = held_find(mfn);
+
+    return b && b->live && b->order == order;
+}
 
 unsigned int monitor_cmd_held(int argc, char **argv)
 {

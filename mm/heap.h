@@ -10,7 +10,11 @@
 
 #include <numbat/types.h>
 
+#ifdef NUMBAT_OLD_RULES /* live update's "old" kernel (docs/liveupdate.md) */
+#define MAX_ORDER 20 /* largest block: 2^20 pages = 4 GiB */
+#else
 #define MAX_ORDER 18 /* largest block: 2^18 pages = 1 GiB */
+#endif
 #define NR_ZONES 64  /* zone z holds frames whose MFN is z bits wide */
 
 /* Flags for alloc_heap_pages(). */

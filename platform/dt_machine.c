@@ -545,6 +545,10 @@ const char *reserve_kind_name(enum reserve_kind kind)
         return "dtb";
     case RESERVE_INITRD:
         return "initrd";
+    case RESERVE_PRESERVED:
+        return "preserved";
+    case RESERVE_LU_RECORD:
+        return "lu-record";
     }
     return "?";
 }

@@ -31,6 +31,8 @@ enum reserve_kind {
     RESERVE_KERNEL,        /* the kernel image (added by the kernel) */
     RESERVE_DTB,           /* the device tree blob itself (added by the kernel) */
     RESERVE_INITRD,        /* linux,initrd-start .. linux,initrd-end */
+    RESERVE_PRESERVED,     /* memory kept over a live update (the kernel) */
+    RESERVE_LU_RECORD,     /* the live-update hand-over record (the kernel) */
 };
 
 struct mem_reserved {

@@ -66,6 +66,7 @@ OWNERS = {
     'bootalloc': ('#9e9e9e', 'other boot allocation'),
     'resvmem': ('#5c6bc0', 'other /reserved-memory'),
     'memreserve': ('#5c6bc0', '/memreserve/ block'),
+    'preserved': ('#00695c', 'kept over a live update'),
     'reserved': ('#3949ab', 'reserved (format 1: owner not named)'),
 }
 FREE_OUTLINE = '#1b5e20'        # the outline of a free block

@@ -33,7 +33,9 @@
    per node and once booted with heap_lock=shared; the table prints pairs
    per second for both and their ratio. The host's own version is the
    program bench_locks (item 5).
-5. Every BUILD/bench/* program (e.g. bench_mm, the heap on the host;
+5. Live update (tests/bench/bench_lu.py): hand-over time and what each
+   lu_pages= policy costs at boot and at the first free, on 1node and big.
+6. Every BUILD/bench/* program (e.g. bench_mm, the heap on the host;
    bench_locks, allocation throughput with threads), with its own output.
 
 Benchmarks report; they never fail because something was slow. The exit
@@ -56,6 +58,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, 'tools'))
 import baremetal    # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_lu     # noqa: E402
 import numbat_run   # noqa: E402
 
 BOOT_TARGETS = {'1node': 0.15, 'big': 0.5}   # seconds to `Numbat ready`
@@ -374,6 +378,7 @@ def main(argv):
         ok = boot_table(kernels, args.runs) and release is not None and debug_ok
         ok &= lock_bench_table(release or own, 'release' if release else 'this')
         ok &= deferred_table(kernels)
+        ok &= bench_lu.table(release or own, 3)  # tests/bench/bench_lu.py
     ok &= grading_table()
     ok &= host_benches(args.build)
     return 0 if ok else 1

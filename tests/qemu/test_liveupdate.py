@@ -1,0 +1,172 @@
+"""Live update (docs/liveupdate.md): hand-overs chained inside one QEMU run.
+
+Each chain boots with ktest=lu.* lu_chain=3: the suite lu runs in the
+first kernel (it prepares and keeps memory), and every kernel that passes
+hands over to the next, alternating lu_pages= between uninit and inuse
+(kernel/liveupdate.c, lu_after_tests). So one run is four kernels and
+four KTAP reports, split here at each `Numbat: booting` line. The chains
+cover 1, 2 and 4 nodes, with and without an initrd, and each policy after
+one hand-over and after three (a chain starting with uninit checks inuse
+at generations 1 and 3, and the other way round).
+
+Two chains cross builds: the "old" kernel (configure.py's lu-images,
+MAX_ORDER 20) hands over to today's, given to QEMU as the initrd in raw
+form (build/numbat.bin), and today's to the old one.
+
+The refusals boot one kernel each: `liveupdate break=KIND` at the prompt
+(kernel/monitor_lu.c) writes a broken record on purpose, and the new
+kernel must panic with the message that names the fault.
+"""
+
+import os
+import re
+
+import bootcheck
+import ktap
+
+BOOT_RE = re.compile(r'^Numbat: booting on hart', re.M)
+PANIC_RE = re.compile(r'PANIC on hart \d+: (.*)')
+
+
+def kernels(console):
+    """The console cut into one piece per kernel that booted."""
+    starts = [m.start() for m in BOOT_RE.finditer(console)]
+    return [console[a:b] for a, b in zip(starts, starts[1:] + [len(console)])]
+
+
+def ran(report, case):
+    """True if suite lu's `case` ran (passed, not skipped) in this report."""
+    return any(c.name == f'lu.{case}' and c.ok and not c.skipped
+               for c in report.cases)
+
+
+def image(t, name):
+    path = os.path.join(t.build, name)
+    t.require(os.path.exists(path), f'{path} is missing: build it with '
+              f'`ninja -C {t.build} lu-images` (ninja check does)')
+    return path
+
+
+def chain(t, topology, first_policy, initrd=False, hand_overs=3, kernel=None,
+          image_initrd=None, mem=None):
+    """Boot a chain; image_initrd: the raw image the first kernel hands
+    over to (kept as the initrd), kernel: the first kernel's ELF."""
+    path, extra = None, ''
+    if initrd:
+        path = os.path.join(t.workdir, 'initrd.bin')
+        bootcheck.make_initrd(path)
+    if image_initrd:
+        path, extra = image_initrd, ' initrd=keep'
+    t.kernel, own = kernel or t.kernel, t.kernel
+    try:
+        r = t.boot(label=f'{topology} {first_policy}{" initrd" if path else ""}',
+                   topology=topology, initrd=path, timeout=60, mem=mem,
+                   append=f'ktest=lu.* lu_pages={first_policy} '
+                          f'lu_chain={hand_overs}{extra}')
+    finally:
+        t.kernel = own
+    t.check(r.status == 0, f'{topology}: the chain did not end with status 0: '
+            f'{r.describe()}')
+    pieces = kernels(r.console)
+    t.require(len(pieces) == hand_overs + 1,
+              f'{topology}: {len(pieces)} kernels booted, expected {hand_overs + 1}')
+    reports = []
+    for gen, piece in enumerate(pieces):
+        report = ktap.parse(piece)
+        t.check(report.complete and not report.failed,
+                f'{topology} generation {gen}: '
+                + '; '.join(ktap.failure_text(c) for c in report.failed)
+                if report.failed else f'{topology} generation {gen}: incomplete')
+        for c in report.cases:
+            c.name = f'{topology}/gen{gen}/{c.name}'
+        t.outcome.cases += report.cases
+        for c in report.cases:
+            c.name = c.name.split('/', 2)[2]
+        reports.append(report)
+        if gen:
+            policy = 'inuse' if (first_policy == 'uninit') == (gen % 2 == 1) else 'uninit'
+            t.check(f'policy {policy}' in piece,
+                    f'{topology} generation {gen}: not booted with lu_pages={policy}')
+    t.check(ran(reports[0], 'prepare'), f'{topology}: prepare did not run')
+    for gen in range(1, hand_overs + 1):
+        t.check(ran(reports[gen], 'inherited_intact'),
+                f'{topology} generation {gen}: inherited_intact did not run')
+    t.check(ran(reports[1], 'block_freed_merged'), f'{topology}: block_freed_merged did not run')
+    t.check(ran(reports[hand_overs], 'last_of_chain'), f'{topology}: last_of_chain did not run')
+    return reports
+
+
+def test_chain_1node(t):
+    chain(t, '1node', 'uninit')
+
+
+def test_chain_1node_initrd(t):
+    chain(t, '1node', 'inuse', initrd=True)
+
+
+def test_chain_2node(t):
+    # Generation 1 is uninit: node 1, preserved whole, has no heap until
+    # the first free (no initrd here: QEMU puts it on node 1, and freeing
+    # it at boot would be that first free).
+    reports = chain(t, '2node', 'inuse')
+    t.check(ran(reports[1], 'whole_nodes'), '2node: whole_nodes did not run')
+
+
+def test_chain_4node_initrd(t):
+    # Generation 1 is inuse: nodes 2 and 3, preserved whole, get their
+    # heaps at boot; one preserved range spans them.
+    reports = chain(t, '4node', 'uninit', initrd=True)
+    t.check(ran(reports[1], 'whole_nodes'), '4node: whole_nodes did not run')
+    t.check(ran(reports[1], 'spanning_range'), '4node: spanning_range did not run')
+
+
+def test_old_kernel_to_new(t):
+    # The old build (MAX_ORDER 20) keeps an order-19 block (2 GiB: the
+    # machine needs a 2 GiB-aligned 2 GiB of free RAM, hence 4200 MiB) and
+    # hands over to today's kernel given as the initrd; today's kernel
+    # (inuse, then uninit after one more hand-over to itself) frees it in
+    # blocks of its own MAX_ORDER at the end.
+    old = image(t, 'numbat-old.elf')
+    chain(t, '1node', 'uninit', hand_overs=2, kernel=old,
+          image_initrd=image(t, 'numbat.bin'), mem='4200M')
+    console = t.runs[-1][1].console
+    t.check('generation 1 from "numbat-old (MAX_ORDER 20)"' in console,
+            'old -> new: generation 1 does not say it came from numbat-old')
+    t.check('2 GiB preserved' in console,
+            'old -> new: no 2 GiB preserved range (the order-19 block)')
+
+
+def test_new_kernel_to_old(t):
+    chain(t, '2node', 'inuse', hand_overs=2, image_initrd=image(t, 'numbat-old.bin'))
+    console = t.runs[-1][1].console
+    t.check('generation 1 from "numbat (MAX_ORDER 18)"' in console and
+            'generation 2 from "numbat-old (MAX_ORDER 20)"' in console,
+            'new -> old: the generations do not say who wrote each record')
+
+
+def refused(t, brk, words):
+    r = t.boot(label=f'break={brk}', topology='1node', timeout=30,
+               append=f'monitor="alloc 2; liveupdate break={brk}"')
+    t.check(r.status == 2, f'break={brk}: expected a panic (2): {r.describe()}')
+    panics = PANIC_RE.findall(r.console)
+    t.require(panics, f'break={brk}: no PANIC line')
+    t.check(panics[0].startswith('lu_boot_intake: hand-over record'),
+            f'break={brk}: panic not named lu_boot_intake: {panics[0]!r}')
+    t.check(words in panics[0], f'break={brk}: {words!r} not in {panics[0]!r}')
+    t.check(len(kernels(r.console)) == 2, f'break={brk}: not exactly one hand-over')
+
+
+def test_corrupt_record_panics(t):
+    refused(t, 'corrupt', 'corrupt: the checksum does not match')
+
+
+def test_unknown_version_panics(t):
+    refused(t, 'version', 'a record version this kernel does not know')
+
+
+def test_overlapping_range_panics(t):
+    refused(t, 'overlap', 'overlaps the kernel image')
+
+
+def test_missing_record_panics(t):
+    refused(t, 'missing', 'no record: the magic "NUMBATLU" is missing')
