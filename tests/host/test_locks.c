@@ -24,7 +24,7 @@
 #include "mm/hooks.h"
 #include "mm/page.h"
 
-#define TURNS_MAX 20000000L /* yields before a hart counts as stuck */
+#define TURNS_MAX 2000000L /* yields before a hart counts as stuck */
 
 static bool use_one_lock; /* run the threaded tests with one shared lock */
 
