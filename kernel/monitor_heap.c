@@ -116,6 +116,7 @@ static void print_flags(uint64_t ci)
         {PGC_NODE_META, "node_meta"},
         {PGC_HOLE, "hole"},
         {PGC_CHECKED, "checked"},
+        {PGC_NEED_SCRUB, "need_scrub"},
     };
     char line[80];
     int n = snprintf(line, sizeof(line), "page:   flags");
