@@ -146,6 +146,7 @@ static void print_flags(uint64_t ci)
         {PGC_CHECKED, "checked"},
         {PGC_OFFLINE_ASKED, "offline_asked"},
         {PGC_BROKEN, "broken"},
+        {PGC_NEED_SCRUB, "need_scrub"},
     };
     char line[80];
     int n = snprintf(line, sizeof(line), "page:   flags");

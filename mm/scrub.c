@@ -103,7 +103,7 @@ struct scrub_node {
 };
 
 static enum scrub_policy policy = SCRUB_IDLE;
-static struct scrub_node nodes[MAX_NUMNODES];
+static struct scrub_node scrub_nodes[MAX_NUMNODES]; /* tools/gdb reads it */
 
 /* ---- policy and questions ------------------------------------------------ */
 
@@ -124,7 +124,7 @@ const char *scrub_policy_name(enum scrub_policy p)
 
 unsigned long scrub_dirty_pages(unsigned int node)
 {
-    return node < MAX_NUMNODES ? READ_ONCE(nodes[node].dirty) : 0;
+    return node < MAX_NUMNODES ? READ_ONCE(scrub_nodes[node].dirty) : 0;
 }
 
 unsigned long scrub_total_dirty_pages(void)
@@ -144,7 +144,7 @@ bool page_needs_scrub(mfn_t mfn)
 
 void scrub_reset(void)
 {
-    __builtin_memset(nodes, 0, sizeof(nodes));
+    __builtin_memset(scrub_nodes, 0, sizeof(scrub_nodes));
 }
 
 /* ---- zeroing --------------------------------------------------------------- */
@@ -213,7 +213,7 @@ uint64_t scrub_take_back_flag(bool from_init)
 void scrub_count_freed(mfn_t s, mfn_t e, unsigned int node,
                        unsigned long nr_dirty)
 {
-    struct scrub_node *sn = &nodes[node];
+    struct scrub_node *sn = &scrub_nodes[node];
 
     if (sn->span_s == sn->span_e) {
         sn->span_s = s;
@@ -261,7 +261,7 @@ static unsigned long clear_dirty_frames(struct scrub_node *sn, mfn_t s, mfn_t e,
 void scrub_take_allocated(mfn_t mfn, unsigned int order, unsigned int node,
                           struct scrub_todo *todo)
 {
-    struct scrub_node *sn = &nodes[node];
+    struct scrub_node *sn = &scrub_nodes[node];
     mfn_t e = mfn + ((mfn_t)1 << order);
 
     __builtin_memset(todo, 0, sizeof(*todo));
@@ -273,7 +273,7 @@ void scrub_take_allocated(mfn_t mfn, unsigned int order, unsigned int node,
 
 void scrub_forget_frames(mfn_t s, mfn_t e, unsigned int node)
 {
-    struct scrub_node *sn = &nodes[node];
+    struct scrub_node *sn = &scrub_nodes[node];
 
     clear_dirty_frames(sn, s, e, NULL);
     chunks_touched(sn, s, e, NULL);
@@ -283,7 +283,7 @@ void scrub_forget_frames(mfn_t s, mfn_t e, unsigned int node)
 
 void scrub_wait_for_background(const struct scrub_todo *todo)
 {
-    const struct scrub_node *sn = &nodes[todo->node];
+    const struct scrub_node *sn = &scrub_nodes[todo->node];
 
     for (unsigned int i = 0; i < SCRUB_SLOTS; i++) {
         const struct scrub_chunk *c = &sn->chunk[i];
@@ -343,23 +343,30 @@ static bool frame_dirty_free(mfn_t mfn, unsigned int node)
 /*
  * The next dirty free frame of node outside every chunk, from the cursor
  * on (wrapping around the node's span), looking at most at
- * SCRUB_SCAN_BUDGET frames; INVALID_MFN if none was met.
+ * SCRUB_SCAN_BUDGET frames; INVALID_MFN if none was met. A walk that meets
+ * only dirty frames inside other harts' chunks does not count towards the
+ * "counter is wrong" panic: those chunks may take a while (a hart can be
+ * preempted under QEMU) and may leave their frames dirty.
  */
 static mfn_t find_dirty(struct scrub_node *sn, unsigned int node)
 {
     mfn_t m = sn->cursor;
     mfn_t span = sn->span_e - sn->span_s;
+    bool busy = false;
 
     if (m < sn->span_s || m >= sn->span_e)
         m = sn->span_s;
     for (unsigned int n = 0; n < SCRUB_SCAN_BUDGET; n++) {
-        if (frame_dirty_free(m, node) && !in_a_chunk(sn, m))
-            return m;
+        if (frame_dirty_free(m, node)) {
+            if (!in_a_chunk(sn, m))
+                return m;
+            busy = true;
+        }
         if (++m == sn->span_e)
             m = sn->span_s;
     }
     sn->cursor = m;
-    sn->scanned += SCRUB_SCAN_BUDGET;
+    sn->scanned = busy ? 0 : sn->scanned + SCRUB_SCAN_BUDGET;
     if (sn->scanned > span + SCRUB_SCAN_BUDGET)
         mm_hook_panic("scrub_some: node %u counts %lu dirty free frames (%lu "
                       "of them being scrubbed) but a walk of its frames "
@@ -425,9 +432,9 @@ unsigned long scrub_some(unsigned int node)
     mfn_t s;
     uint64_t mask;
 
-    if (node >= MAX_NUMNODES || READ_ONCE(nodes[node].dirty) == 0)
+    if (node >= MAX_NUMNODES || READ_ONCE(scrub_nodes[node].dirty) == 0)
         return 0;
-    sn = &nodes[node];
+    sn = &scrub_nodes[node];
     mm_hook_lock(node);
     c = free_slot(sn);
     s = c && sn->dirty > sn->inflight ? find_dirty(sn, node) : INVALID_MFN;

@@ -36,7 +36,11 @@ def run_under_gdb(t, script, gdb_commands):
     commands = ['echo ==early\\n', 'numbat-heap', 'break poweroff', 'continue']
     for i, c in enumerate(gdb_commands):
         commands += [f'echo ==#{i}\\n', c]
-    out = gdbsession.run(t, commands, append=test_monitor.monitor_append(script),
+    # scrub=off: boot's frames start clean and the script frees nothing, so
+    # the dirty counts `heap` prints cannot move (under scrub=idle the idle
+    # harts scrub between the monitor's reading and gdb's).
+    out = gdbsession.run(t, commands,
+                         append=test_monitor.monitor_append(script) + ' scrub=off',
                          console_path=console_path)
     with open(console_path, encoding='utf-8', errors='replace') as f:
         console = f.read().replace('\r', '')

@@ -38,7 +38,8 @@ PGC_FLAGS_MASK = 0xff << 32
 PAGE_STATES = ['uninitialised', 'inuse', 'free', 'offlining', 'offlined', 'broken']
 PAGE_STATE_FREE = 2
 PGC_FLAGS = [(1 << 32, 'extra'), (1 << 33, 'node_meta'), (1 << 34, 'hole'),
-             (1 << 35, 'checked'), (1 << 36, 'offline_asked'), (1 << 37, 'broken')]
+             (1 << 35, 'checked'), (1 << 36, 'offline_asked'), (1 << 37, 'broken'),
+             (1 << 38, 'need_scrub')]
 PAGE_SHIFT = 12
 # Who reserved a frame at boot, as kernel/dump.c names it: (word, phrase).
 OWNERS = {
@@ -242,6 +243,8 @@ class NumbatHeap(gdb.Command):
         total = 0
         for node, nh in sorted(node_heaps().items()):
             print(f'heap: node {node}: {int(nh["total_free"])} pages free')
+            dirty = int(gdb.parse_and_eval("'scrub.c'::scrub_nodes")[node]['dirty'])
+            print(f'heap: node {node}: {dirty} of them dirty (need a scrub)')
             print(offline_line(node))
             total += int(nh['total_free'])
             for zone in range(zones):
