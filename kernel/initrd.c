@@ -22,6 +22,7 @@
 #include "board.h"
 #include "bootargs.h"
 #include "initrd.h"
+#include "liveupdate.h"
 #include "printk.h"
 
 static struct initrd_info info;
@@ -114,6 +115,35 @@ static enum initrd_fate initrd_choose_fate(void)
     return bootargs.initrd_keep ? INITRD_KEPT : INITRD_FREED;
 }
 
+/*
+ * Free the initrd's frames [s, e), except those a kernel before this one
+ * preserved over a live update: the device tree still names the first
+ * kernel's initrd after every hand-over, but a kernel in between may have
+ * freed it and handed its frames to an owner who kept them. Those belong
+ * to their owner (lu_adopt() has taken them); the rest is the initrd's.
+ */
+static void free_unpreserved(mfn_t s, mfn_t e)
+{
+    const struct lu_range *k;
+    unsigned int n = lu_kept(&k);
+
+    while (s < e) {
+        mfn_t next_s = e, next_e = e; /* the first kept range in [s, e) */
+
+        for (unsigned int i = 0; i < n; i++) {
+            mfn_t rs = MAX(s, (mfn_t)k[i].s), re = MIN(e, (mfn_t)k[i].e);
+
+            if (rs < re && rs < next_s) {
+                next_s = rs;
+                next_e = re;
+            }
+        }
+        if (next_s > s)
+            initrd_free_frames(s, next_s, NULL);
+        s = next_e;
+    }
+}
+
 void initrd_release(void)
 {
     const struct machine *m = board();
@@ -135,7 +165,7 @@ void initrd_release(void)
     info.freed_s = s;
     info.freed_e = e;
     if (info.fate == INITRD_FREED)
-        initrd_free_frames(s, e, NULL);
+        free_unpreserved(s, e);
     printk("initrd: [0x%lx, 0x%lx) %lu bytes, sum 0x%08x, ",
            (unsigned long)info.start, (unsigned long)info.end,
            (unsigned long)(info.end - info.start), info.sum);

@@ -132,17 +132,6 @@ static void allocations_while_workers_run(void)
     }
 }
 
-/* Frames carved for node heaps' structures, on every node. */
-static unsigned long meta_pages(void)
-{
-    unsigned long n = 0;
-
-    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
-        if (node_heap_get(node))
-            n += node_heap_get(node)->meta_pages;
-    return n;
-}
-
 /*
  * After settle every frame the boot allocator had free is in the heap or
  * holds a node heap's structures (and the initrd's freed frames came in
@@ -154,7 +143,7 @@ static void totals_exact_after_settle(void)
 
     mm_boot_settle();
     EXPECT_EQ(deferred_total_pending(), 0UL);
-    EXPECT_EQ(heap_total_free_pages() + meta_pages(),
+    EXPECT_EQ(mm_boot_accounted_pages(),
               st->handed_pages + initrd_info()->nr_freed);
     EXPECT_EQ(heap_check(), 0);
 }

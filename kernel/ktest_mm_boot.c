@@ -33,17 +33,6 @@ static void heap_check_passes(void)
     EXPECT_EQ(heap_check(), 0);
 }
 
-/* Frames carved for node heaps' structures, on every node. */
-static unsigned long meta_pages(void)
-{
-    unsigned long n = 0;
-
-    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
-        if (node_heap_get(node))
-            n += node_heap_get(node)->meta_pages;
-    return n;
-}
-
 /*
  * RAM - reserved - frame table = what the boot allocator handed over (the
  * runner has waited for deferred init: all of it is in the heap by now).
@@ -55,10 +44,10 @@ static void free_equals_ram_minus_reserved(void)
     EXPECT_EQ(st->ram_pages - st->reserved_pages - st->frametable_pages,
               st->handed_pages);
     EXPECT_EQ(deferred_total_pending(), 0UL);
-    EXPECT_LE(meta_pages(), NODE_META_PAGES_MAX * board()->nr_nodes);
+    EXPECT_LE(mm_boot_meta_pages(), NODE_META_PAGES_MAX * board()->nr_nodes);
     /* Since boot only the initrd's frames came in; tests give back all they
      * take. */
-    EXPECT_EQ(heap_total_free_pages() + meta_pages(),
+    EXPECT_EQ(mm_boot_accounted_pages(),
               st->handed_pages + initrd_info()->nr_freed);
 }
 

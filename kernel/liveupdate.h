@@ -5,6 +5,7 @@
 #ifndef KERNEL_LIVEUPDATE_H
 #define KERNEL_LIVEUPDATE_H
 
+#include <numbat/compiler.h>
 #include <numbat/lu_record.h>
 #include <numbat/types.h>
 

@@ -41,8 +41,10 @@
 #include "../mm/deferred.h"
 #include "../mm/frametable.h"
 #include "../mm/heap.h"
+#include "../mm/heap_walk.h"
 #include "../mm/hooks.h"
 #include "../mm/lab.h"
+#include "../mm/offline.h"
 #include "board.h"
 #include "mm_boot.h"
 #include "panic.h"
@@ -55,6 +57,29 @@ static bool no_bootmem; /* a lab handout's bootmem stub: no heap at all */
 const struct mm_boot_stats *mm_boot_stats(void)
 {
     return &stats;
+}
+
+unsigned long mm_boot_meta_pages(void)
+{
+    unsigned long n = 0;
+
+    for (unsigned int node = 0; node < MAX_NUMNODES; node++) {
+        mfn_t first;
+        unsigned int nr;
+
+        if (heap_walk_node_meta(node, &first, &nr))
+            n += nr;
+    }
+    return n;
+}
+
+unsigned long mm_boot_accounted_pages(void)
+{
+    unsigned long n = heap_total_free_pages() + mm_boot_meta_pages();
+
+    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
+        n += offline_nr_offlined(node) + offline_nr_broken(node);
+    return n;
 }
 
 /* The whole frames of bank b: [*s, *e). */

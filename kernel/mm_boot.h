@@ -73,6 +73,18 @@ void mm_boot_print_heap(void);
 
 const struct mm_boot_stats *mm_boot_stats(void);
 
+/* Frames carved for node heaps' structures, on every node. */
+unsigned long mm_boot_meta_pages(void);
+
+/*
+ * Where the frames the boot allocator handed over (and the initrd's, once
+ * freed) are now, summed: free in the heap, carved for a node heap, or
+ * parked out of service (offlined or broken: badpages=, or the monitor's
+ * offline). Once nothing is pending and every test gave back what it took,
+ * it equals handed_pages + the initrd's freed frames.
+ */
+unsigned long mm_boot_accounted_pages(void);
+
 /*
  * Node `node`'s heap lock so far: times taken, and failed tries before
  * those takes (kernel/spinlock.h). Spins per acquisition is its contention.
