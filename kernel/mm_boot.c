@@ -73,13 +73,19 @@ unsigned long mm_boot_meta_pages(void)
     return n;
 }
 
-unsigned long mm_boot_accounted_pages(void)
+unsigned long mm_boot_parked_pages(void)
 {
-    unsigned long n = heap_total_free_pages() + mm_boot_meta_pages();
+    unsigned long n = 0;
 
     for (unsigned int node = 0; node < MAX_NUMNODES; node++)
         n += offline_nr_offlined(node) + offline_nr_broken(node);
     return n;
+}
+
+unsigned long mm_boot_accounted_pages(void)
+{
+    return heap_total_free_pages() + mm_boot_meta_pages() +
+           mm_boot_parked_pages();
 }
 
 /* The whole frames of bank b: [*s, *e). */

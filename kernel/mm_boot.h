@@ -76,6 +76,9 @@ const struct mm_boot_stats *mm_boot_stats(void);
 /* Frames carved for node heaps' structures, on every node. */
 unsigned long mm_boot_meta_pages(void);
 
+/* Frames parked out of service (offlined or broken), on every node. */
+unsigned long mm_boot_parked_pages(void);
+
 /*
  * Where the frames the boot allocator handed over (and the initrd's, once
  * freed) are now, summed: free in the heap, carved for a node heap, or

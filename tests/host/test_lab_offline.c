@@ -71,7 +71,9 @@ TEST(lab_offline_frame_in_a_max_order_block)
  * (first, inside, last) are offlined while in use.
  * Expect: the free parks exactly those three and frees the other five as
  * the largest blocks around them: b+1, b+2 (order 0), b+4 (order 1),
- * b+6 (order 0); online of the three gives the whole block back.
+ * b+6 (order 0); online of the three gives the whole block back. Then an
+ * order-2 block with its last frame offlining and a stale order on its
+ * third: the free never merges a piece with one not yet given back.
  */
 TEST(lab_offline_freed_block_with_offlining_frames)
 {
@@ -104,6 +106,26 @@ TEST(lab_offline_freed_block_with_offlining_frames)
     EXPECT_EQ(heap_check(), 0);
     for (unsigned int i = 0; i < 3; i++)
         EXPECT_EQ(online_page(b + out[i]), 0);
+    EXPECT_EQ(heap_total_free_pages(), before);
+    EXPECT_EQ(heap_check(), 0);
+
+    /*
+     * A run's pieces go back one at a time: [b, b + 3) with b + 3
+     * offlining is [b, b + 2) then b + 2. Frame b + 2 still records order
+     * 1 from an older block (a stale value the heap must never trust):
+     * had the whole run been taken back first, [b, b + 2) would see b + 2
+     * free with order 1 and merge over the offlining frame.
+     */
+    b = alloc_heap_pages(2, 0, 0, ALLOC_EXACT_NODE);
+    REQUIRE_NE(b, INVALID_MFN);
+    mfn_to_page(b + 2)->order = 1;
+    REQUIRE_EQ(offline_page(b + 3, false), 0);
+    free_heap_pages(b, 2);
+    EXPECT_EQ(state_of(b + 3), PAGE_STATE_OFFLINED);
+    expect_free_block(b, 1);
+    expect_free_block(b + 2, 0);
+    EXPECT_EQ(heap_check(), 0);
+    EXPECT_EQ(online_page(b + 3), 0);
     EXPECT_EQ(heap_total_free_pages(), before);
     EXPECT_EQ(heap_check(), 0);
 }
