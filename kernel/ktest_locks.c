@@ -49,11 +49,15 @@ static void expect_counted_on(const uint64_t *before, unsigned int node,
     }
 }
 
-/* Alloc and free one frame on each node with a heap, exact node. */
+/*
+ * Alloc and free one frame on each node with a heap, exact node, with the
+ * other harts held (no background scrubbing takes a lock meanwhile).
+ */
 static void a_node_lock_counts_its_own_node(void)
 {
     unsigned int tried = 0;
 
+    (void)smp_hold_others();
     for (unsigned int node = 0; node < board()->nr_nodes; node++) {
         uint64_t before[MAX_NUMNODES];
         mfn_t mfn;
@@ -62,13 +66,16 @@ static void a_node_lock_counts_its_own_node(void)
             continue;
         snapshot(before);
         mfn = alloc_heap_pages(0, 0, node, ALLOC_EXACT_NODE);
-        REQUIRE_NE(mfn, INVALID_MFN);
+        EXPECT_NE(mfn, INVALID_MFN);
+        if (mfn == INVALID_MFN)
+            break;
         expect_counted_on(before, node, 1);
         snapshot(before);
         free_heap_pages(mfn, 0);
         expect_counted_on(before, node, 1);
         tried++;
     }
+    smp_release_others();
     EXPECT_LT(0u, tried);
 }
 

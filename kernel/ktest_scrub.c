@@ -95,30 +95,7 @@ static unsigned long alloc_clean_and_count(unsigned int node)
 
 /* ---- holding the other harts busy ------------------------------------------ */
 
-static volatile bool release_harts; /* the parked harts may return */
-
-static void park(void *arg)
-{
-    (void)arg;
-    while (!release_harts)
-        ;
-}
-
-static void park_others(void)
-{
-    release_harts = false;
-    for (uint32_t id = 0; id < MAX_HARTS; id++)
-        if (id != smp_hartid() && smp_hart(id)->online)
-            EXPECT_EQ(smp_run_on(id, park, NULL), 0);
-}
-
-static void release_others(void)
-{
-    release_harts = true;
-    for (uint32_t id = 0; id < MAX_HARTS; id++)
-        if (id != smp_hartid() && smp_hart(id)->online)
-            smp_wait(id);
-}
+/* smp_hold_others() / smp_release_others() (kernel/smp.h). */
 
 /* ---- cases --------------------------------------------------------------------- */
 
@@ -129,7 +106,7 @@ static void release_others(void)
  */
 static void allocation_zeroes_what_it_takes(void)
 {
-    park_others();
+    (void)smp_hold_others();
     for (unsigned int node = 0; node < board()->nr_nodes; node++) {
         mfn_t blocks[NR_BLOCKS];
 
@@ -140,7 +117,7 @@ static void allocation_zeroes_what_it_takes(void)
                 EXPECT_TRUE(page_needs_scrub(blocks[i]));
         EXPECT_EQ(alloc_clean_and_count(node), 0u);
     }
-    release_others();
+    smp_release_others();
 }
 
 /*

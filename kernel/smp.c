@@ -257,6 +257,50 @@ void smp_wait(uint32_t hartid)
     __sync_synchronize(); /* see everything the work wrote */
 }
 
+static volatile bool hold_done;     /* smp_release_others() was called */
+static volatile unsigned int nr_held; /* harts inside hold() */
+
+static void hold(void *arg)
+{
+    (void)arg;
+    __atomic_add_fetch(&nr_held, 1, __ATOMIC_SEQ_CST);
+    while (!hold_done)
+        ;
+}
+
+unsigned int smp_hold_others(void)
+{
+    unsigned int sent = 0;
+
+    hold_done = false;
+    nr_held = 0;
+    __sync_synchronize();
+    for (uint32_t id = 0; id < MAX_HARTS; id++) {
+        const struct hart *h = smp_hart(id);
+
+        if (id == smp_hartid() || !h || !h->online)
+            continue;
+        smp_wait(id); /* whatever it was given first */
+        if (smp_run_on(id, hold, NULL) == 0)
+            sent++;
+    }
+    while (__atomic_load_n(&nr_held, __ATOMIC_SEQ_CST) < sent)
+        ; /* each finishes its background step, then comes here */
+    return sent;
+}
+
+void smp_release_others(void)
+{
+    hold_done = true;
+    __sync_synchronize();
+    for (uint32_t id = 0; id < MAX_HARTS; id++) {
+        const struct hart *h = smp_hart(id);
+
+        if (id != smp_hartid() && h && h->online)
+            smp_wait(id);
+    }
+}
+
 /* Sleep until an IPI (or nothing at all) wakes us; see the file comment. */
 static void idle_once(struct hart *h)
 {

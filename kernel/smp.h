@@ -128,6 +128,15 @@ int smp_run_on(uint32_t hartid, smp_work_fn fn, void *arg);
 /* Wait until hart `hartid` has no work left. */
 void smp_wait(uint32_t hartid);
 
+/*
+ * Hold every other online hart in a spin loop of its own, and return once
+ * each is in it: no hart does anything in the background (scrubbing, a
+ * deferred-init chunk) until smp_release_others(). For tests that count
+ * what one hart's calls do. Returns how many harts are held.
+ */
+unsigned int smp_hold_others(void);
+void smp_release_others(void);
+
 /* Time limits for waits: a deadline `ms` from now, and whether it passed. */
 uint64_t smp_deadline(unsigned int ms);
 bool smp_past(uint64_t deadline);

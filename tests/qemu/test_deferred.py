@@ -11,7 +11,7 @@ from test_monitor import monitor_append, output_of, sections
 
 PENDING_RE = re.compile(r'^deferred: node (\d+): (\d+) pages pending')
 TOTAL_RE = re.compile(r'^heap: total (\d+) pages free')
-NODE_RE = re.compile(r'^heap: node (\d+): .*?(?:, (\d+) pages pending)?$')
+NODE_RE = re.compile(r'^heap: node (\d+): (?:\d+ pages free|no heap).*?(?:, (\d+) pages pending)?$')
 ALLOC_RE = re.compile(r'^alloc: order 0 -> \[0x[0-9a-f]+, 0x[0-9a-f]+\) node (\d+)')
 SETTLE_RE = re.compile(r'^settle: (\d+) pages \(.*\) handed over in [\d.]+ ms$')
 CHUNK = 4096    # DEFERRED_CHUNK_PAGES (mm/deferred.h)
