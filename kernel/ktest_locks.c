@@ -104,9 +104,11 @@ static void a_fallback_takes_one_node_lock_after_another(void)
                                           ALLOC_EXACT_NODE)) != INVALID_MFN)
             orders[n++] = (unsigned int)order;
     EXPECT_EQ(heap_free_pages_node(here), 0ul);
+    (void)smp_hold_others(); /* no background scrub takes a lock meanwhile */
     snapshot(before);
     mfn = alloc_heap_pages(0, 0, here, 0);
     snapshot(after);
+    smp_release_others();
     EXPECT_NE(mfn, INVALID_MFN);
     from = machine_pa_node(board(), mfn_to_pa(mfn));
     EXPECT_NE(from, here);
