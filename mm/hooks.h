@@ -5,9 +5,10 @@
  * needs from its host it asks for through the functions below, and nothing
  * else. Two hosts implement them:
  *
- *   kernel/mm_hooks.c   the real machine: a spinlock, the console, the
- *                       identity map (the kernel runs with paging off), and
- *                       the node map read from the device tree;
+ *   kernel/mm_hooks.c   the real machine: a spinlock per node, the
+ *                       console, the identity map (paging is on, but RAM
+ *                       sits at its own address), and the node map read
+ *                       from the device tree;
  *   tests/host/sim.c    a simulated machine on the development host: a
  *                       buffer that stands for RAM and a memory map that a
  *                       test describes (banks, nodes, holes, RAM at MFN 0).
