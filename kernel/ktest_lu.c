@@ -129,6 +129,22 @@ static void keep_whole_nodes(unsigned int first)
 }
 
 /*
+ * A block of `order` from a node below first_whole_node(), never from a
+ * node that keep_whole_nodes() keeps whole: the boot hart can sit on any
+ * node, so a local allocation could land there and be kept twice.
+ */
+static mfn_t alloc_below_whole_nodes(unsigned int order)
+{
+    for (unsigned int node = 0; node < first_whole_node(); node++) {
+        mfn_t m = alloc_heap_pages(order, 0, node, ALLOC_EXACT_NODE);
+
+        if (m != INVALID_MFN)
+            return m;
+    }
+    return INVALID_MFN;
+}
+
+/*
  * In a kernel whose MAX_ORDER is above 18 (the "old" build), one block of
  * order 19 if the machine has one: the new kernel must free it in blocks
  * of its own MAX_ORDER.
@@ -139,7 +155,7 @@ static void big_block(void)
 
     if (MAX_ORDER <= 18)
         return;
-    m = alloc_heap_pages(19, 0, NUMA_NO_NODE, 0);
+    m = alloc_below_whole_nodes(19);
     if (m == INVALID_MFN)
         return;
     REQUIRE_EQ(lu_keep(m, m + ((mfn_t)1 << 19), LU_OWNER_KTEST, 19), 0);
@@ -164,7 +180,7 @@ static void prepare(void)
         }
     }
     big_block(); /* an old kernel's block above today's MAX_ORDER */
-    held = alloc_heap_pages(2, 0, NUMA_NO_NODE, 0);
+    held = alloc_below_whole_nodes(2);
     REQUIRE_NE(held, INVALID_MFN);
     REQUIRE_TRUE(monitor_held_adopt(held, 2));
     REQUIRE_EQ(lu_keep(held, held + 4, LU_OWNER_MONITOR, 2), 0);
