@@ -36,7 +36,7 @@ NUMBAT_CHECK_ARGS, when set, holds more arguments (e.g. `--only host`),
 read before the command line's: the README tests use it to run a printed
 `ninja check` inside a test without running the whole suite twice.
 
-Usage: tests/run.py --build BUILD [--only GROUP[,GROUP]] [-k SUBSTRING]
+Usage: tests/run.py --build BUILD [--only GROUP[,GROUP]] [-k SUBSTRING]...
                     [--jobs N] [--fuzz-seconds S] [--list]
 """
 
@@ -370,8 +370,9 @@ def parse_args(argv):
     p.add_argument('--only', action='append', default=[], metavar='GROUP',
                    help='run only these groups (' + ', '.join(GROUPS) + '); repeat or '
                         'separate with commas')
-    p.add_argument('-k', dest='substring', default='',
-                   help='run only the tests whose name (group/name) contains SUBSTRING')
+    p.add_argument('-k', dest='substrings', action='append', default=[], metavar='SUBSTRING',
+                   help='run only the tests whose name (group/name) contains SUBSTRING; '
+                        'repeat it for the tests that contain any of them')
     p.add_argument('--jobs', '-j', type=int, default=os.cpu_count() or 2,
                    help='tests run at the same time (default: the number of cores)')
     p.add_argument('--fuzz-seconds', type=float, default=20,
@@ -400,8 +401,8 @@ def collect(args):
     for g in ('qemu', 'gdb', 'labs'):
         if g in args.groups:
             items += py_items(g, args.build)
-    if args.substring:
-        items = [i for i in items if args.substring in i.full]
+    if args.substrings:
+        items = [i for i in items if any(k in i.full for k in args.substrings)]
     return items
 
 
@@ -417,7 +418,7 @@ def main(argv):
             print(i.full)
         return 0
     if not items:
-        print(f'run.py: no test matches -k {args.substring!r} in groups '
+        print(f'run.py: no test matches -k {" -k ".join(map(repr, args.substrings))} in groups '
               f'{", ".join(args.groups)} (see --list)', file=sys.stderr)
         print('0 passed, 1 failed')
         return 1
@@ -482,7 +483,7 @@ def main(argv):
             waiting.append((item, bad))
         else:
             failed += bad
-        if not o.ok and (not for_lab or args.substring):
+        if not o.ok and (not for_lab or args.substrings):
             head = f'=== lab {lab}: {item.full} (waits for your solution)' if for_lab \
                 else f'=== FAIL {item.full}'
             text = [head]
