@@ -7,7 +7,8 @@
  * (or with a broken amoswap) the counter comes out short. Last, the
  * firmware's hart-start race (kernel/entry.S) is staged on purpose: a
  * hart stops itself and is started again at _start, where a hart that the
- * firmware sends there by mistake arrives.
+ * firmware sends there by mistake arrives. And smp_hold_others(), which
+ * the counting tests use, must really hold every other hart.
  */
 #include <numbat/errno.h>
 
@@ -144,10 +145,38 @@ static void hart_sent_to_start_goes_on(void)
     EXPECT_EQ(seen[id].node, h->node);
 }
 
+/*
+ * smp_hold_others() holds every other online hart until
+ * smp_release_others(): while held, each is busy (it takes no work, and
+ * so does nothing in the background); released, each takes work again.
+ */
+static void hold_others_holds_every_other_hart(void)
+{
+    unsigned int held = smp_hold_others();
+    unsigned int busy = 0, ran = 0;
+
+    for (uint32_t id = 0; id < MAX_HARTS; id++)
+        if (id != smp_hartid() && smp_hart(id)->online)
+            busy += smp_run_on(id, record_whoami, &seen[id]) == -EBUSY;
+    smp_release_others();
+    EXPECT_EQ(held, smp_nr_online() - 1);
+    EXPECT_EQ(busy, smp_nr_online() - 1);
+    for (uint32_t id = 0; id < MAX_HARTS; id++) {
+        if (id == smp_hartid() || !smp_hart(id)->online)
+            continue;
+        seen[id] = (struct whoami){.ran = false};
+        EXPECT_EQ(smp_run_on(id, record_whoami, &seen[id]), 0);
+        smp_wait(id);
+        ran += seen[id].ran;
+    }
+    EXPECT_EQ(ran, smp_nr_online() - 1);
+}
+
 static const struct ktest_case smp_cases[] = {
     KTEST_CASE(each_hart_knows_itself),
     KTEST_CASE(lock_loses_no_update),
     KTEST_CASE(run_on_rejects_bad_harts),
     KTEST_CASE(hart_sent_to_start_goes_on),
+    KTEST_CASE(hold_others_holds_every_other_hart),
 };
 KTEST_SUITE(kernel_smp, smp_cases);
