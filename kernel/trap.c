@@ -11,6 +11,8 @@
  * (kernel/vm.h), naming both addresses by symbol:
  *   a store into a guard page     stack overflow on hart N
  *   a store to a read-only page   kernel text is read-only, ...
+ *   a store to the frame table's  a write to a frame-table entry whose
+ *   zero section                  section is not ready (mm/frametable.h)
  *   a fetch from a non-X page     kernel data is not executable, ...
  *   any access to an unmapped     nothing is mapped there
  *   address
@@ -119,12 +121,12 @@ static void __noreturn page_fault(struct trap_frame *tf)
                    trap_stack ? "trap" : "kernel", tf->sepc, pc);
     if (frametable_in_zero_section(va))
         panic_trap(tf,
-                   "%s at 0x%lx: a write to a frame-table entry whose section "
-                   "is not ready (it reads the shared read-only zero "
+                   "%s at 0x%lx (%s): a write to a frame-table entry whose "
+                   "section is not ready (it reads the shared read-only zero "
                    "section): call frametable_make_ready() for the frame "
                    "first (mm/frametable.h); pc 0x%lx (%s)",
-                   trap_cause_name(tf->scause), (unsigned long)va, tf->sepc,
-                   pc);
+                   trap_cause_name(tf->scause), (unsigned long)va, at,
+                   tf->sepc, pc);
     fault_reason(why, sizeof(why), tf->scause, va);
     panic_trap(tf, "%s at 0x%lx (%s): %s; pc 0x%lx (%s)",
                trap_cause_name(tf->scause), (unsigned long)va, at, why,

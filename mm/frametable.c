@@ -292,27 +292,32 @@ static unsigned int section_owner(unsigned long i, unsigned int before)
     return node == NUMA_NO_NODE ? before : node;
 }
 
-/* Looking for the lowest free run of `node` that holds `nr` frames. */
+/* Looking for the highest free run of `node` that holds `nr` frames. */
 struct find_free {
     unsigned int node; /* wanted node */
     unsigned long nr;  /* frames wanted */
     mfn_t found;       /* first frame; INVALID_MFN until found */
 };
 
+/* The ranges come in ascending order: the last fit found is the highest. */
 static void find_free_on_node(mfn_t s, mfn_t e, void *arg)
 {
     struct find_free *f = arg;
 
-    for (mfn_t run_end; f->found == INVALID_MFN && s < e; s = run_end) {
+    for (mfn_t run_end; s < e; s = run_end) {
         unsigned int node = mm_hook_mfn_to_node(s);
 
         run_end = mm_hook_node_run_end(s, e);
         if (node == f->node && run_end - s >= f->nr)
-            f->found = s;
+            f->found = run_end - f->nr;
     }
 }
 
-/* nr frames of node's free memory, the lowest that fit; else anywhere. */
+/*
+ * nr frames of node's free memory, the highest that fit (the top of the
+ * node, as the boot allocator's own allocations go: the low frames stay
+ * for the eager part and the heap); else anywhere.
+ */
 static mfn_t carve_on_node(unsigned int node, unsigned long nr)
 {
     struct find_free f = {.node = node, .nr = nr, .found = INVALID_MFN};

@@ -66,7 +66,7 @@ void frametable_give_memory(mfn_t s, mfn_t e, void *mem);
 /*
  * Carve the table's memory from the open boot allocator and give it to the
  * sections. frametable_carve_per_node(): each node's sections from that
- * node's own memory, the lowest free frames that fit (a section belongs to
+ * node's own memory, the highest free frames that fit (a section belongs to
  * the node of its lowest RAM frame: one that straddles two nodes lives on
  * the lower one; a section of holes only goes with the one before it; a
  * node without free room for its part gets it from alloc_boot_pages(),
@@ -121,6 +121,9 @@ unsigned long frametable_boot_ready(unsigned long *waiting);
  * uninitialised.
  */
 void frametable_mark_hole(mfn_t s, mfn_t e);
+
+/* What every section that is not ready points at: all zero, read-only. */
+extern const struct page_info frametable_zero_section[FRAMETABLE_SECTION_PAGES];
 
 /* True if address va lies in the read-only zero section (trap messages). */
 bool frametable_in_zero_section(uintptr_t va);

@@ -56,8 +56,9 @@ static unsigned long boot_lazy(const struct sim_machine *m,
     return zeroed;
 }
 
-/* The last frame of a section whose frames are all pending: node 2's top. */
-#define PENDING_MFN 0x9fff0UL
+/* A frame of a section whose frames are all pending: node 2, section 0x1e
+ * (node 2's part of the table sits at its top, in section 0x1f). */
+#define PENDING_MFN 0x9eff0UL
 
 /*
  * Expect: every part of the table lies on the node it serves; a section of
@@ -93,9 +94,9 @@ TEST(pending_sections_wait_and_read_uninitialised)
     EXPECT(frametable_ready(0x80000) && frametable_ready(0x88800) &&
                frametable_ready(0x90000) && frametable_ready(0x93fff),
            "the eager part, the straddling section or a hole is not ready");
-    /* node 0's table and the eager part after it: sections 0 and 1;
-     * section 8 straddles (and holds node 1's table); node 2's table:
-     * 0x14. The holes 0x10..0x13 were made ready before (sim_boot). */
+    /* the eager part: section 0; section 8 straddles (and holds node 0's
+     * part, at node 0's top); node 1's part: 0xf; node 2's: 0x1f. The
+     * holes 0x10..0x13 were made ready before (sim_boot). */
     EXPECT_EQ(zeroed, 2 + 1 + 1);
     EXPECT_EQ(frametable_nr_ready(), zeroed + 4);
     EXPECT_EQ(heap_check(), 0);
@@ -224,7 +225,7 @@ static unsigned long race_once(void)
 }
 
 /*
- * node 2's sections 0x15..0x1f (0x14 holds its table: ready at boot), 4
+ * node 2's sections 0x14..0x1e (0x1f holds its table: ready at boot), 4
  * threads at once, 16 times. Expect: each section zeroed exactly once in
  * all (the zeroed counts add up to 11), and every thread's marks survive
  * (nobody zeroed a section that was ready).
@@ -238,9 +239,11 @@ TEST(make_ready_races_zero_once)
             for (unsigned int i = 0; i < RACERS; i++)
                 lost += mfn_to_page(s + i)->owner != i + 1;
         REQUIRE(total == 11 && lost == 0,
-                "round %u: %lu sections zeroed (not 11), %lu racers' marks "
-                "gone (a section zeroed after it was ready)",
-                round, total, lost);
+                "round %u: %lu sections zeroed (not 11; %lu of %lu ready), "
+                "%lu racers' marks gone (a section zeroed after it was "
+                "ready)",
+                round, total, frametable_nr_ready(), frametable_nr_sections(),
+                lost);
     }
 }
 
