@@ -19,7 +19,8 @@
  *
  * Why sections. On 16 GiB the table is 128 MiB, and zeroing it is most of
  * a large machine's boot if the boot hart does it. So each node's part is
- * carved from that node's own memory (kernel/mm_boot.c), and a section is
+ * carved from the top of that node's own memory
+ * (frametable_carve_per_node(), called by kernel/mm_boot.c), and a section is
  * zeroed only when it is first needed: by the boot hart for what boot
  * touches, otherwise by the hart that first hands one of its frames to
  * the heap - a node's deferred-init worker, on that node, or an
