@@ -125,8 +125,8 @@ static void __noreturn page_fault(struct trap_frame *tf)
                    "section is not ready (it reads the shared read-only zero "
                    "section): call frametable_make_ready() for the frame "
                    "first (mm/frametable.h); pc 0x%lx (%s)",
-                   trap_cause_name(tf->scause), (unsigned long)va, at,
-                   tf->sepc, pc);
+                   trap_cause_name(tf->scause), (unsigned long)va, at, tf->sepc,
+                   pc);
     fault_reason(why, sizeof(why), tf->scause, va);
     panic_trap(tf, "%s at 0x%lx (%s): %s; pc 0x%lx (%s)",
                trap_cause_name(tf->scause), (unsigned long)va, at, why,

@@ -62,8 +62,8 @@ enum {
 };
 
 /* What every not-ready section reads: all zero, and read-only. */
-const struct page_info frametable_zero_section[FRAMETABLE_SECTION_PAGES]
-    __aligned(PAGE_SIZE);
+const struct page_info
+    frametable_zero_section[FRAMETABLE_SECTION_PAGES] __aligned(PAGE_SIZE);
 
 struct page_info *frametable[FRAMETABLE_MAX_SECTIONS]; /* see frametable.h */
 mfn_t frametable_first_mfn; /* lowest frame the table describes */
@@ -73,17 +73,19 @@ unsigned int frametable_nr_runs;
 
 /* The memory parts carve_per_node() took, for frametable_part(). */
 struct frametable_part {
-    mfn_t mfn;          /* first frame of the part's memory */
-    unsigned long nr;   /* frames it takes */
-    unsigned int node;  /* the node whose sections it holds */
+    mfn_t mfn;         /* first frame of the part's memory */
+    unsigned long nr;  /* frames it takes */
+    unsigned int node; /* the node whose sections it holds */
 };
 
 static struct frametable_part parts[FRAMETABLE_MAX_RUNS];
 static unsigned int nr_parts;
 
-static uint32_t section_state[FRAMETABLE_MAX_SECTIONS]; /* SECTION_*; 32 bits: RV64A has no byte CAS */
-static unsigned long nr_sections; /* sections of [first, end) */
-static unsigned long nr_ready;    /* of them, SECTION_READY */
+static uint32_t
+    section_state[FRAMETABLE_MAX_SECTIONS]; /* SECTION_*; 32 bits: RV64A has no
+                                               byte CAS */
+static unsigned long nr_sections;           /* sections of [first, end) */
+static unsigned long nr_ready;              /* of them, SECTION_READY */
 
 size_t frametable_bytes(mfn_t first, mfn_t end)
 {
@@ -140,8 +142,7 @@ static const struct frametable_run *run_of(mfn_t mfn)
 static bool on_section_edge(mfn_t mfn)
 {
     return mfn == frametable_end_mfn ||
-           ((mfn - frametable_first_mfn) & (FRAMETABLE_SECTION_PAGES - 1)) ==
-               0;
+           ((mfn - frametable_first_mfn) & (FRAMETABLE_SECTION_PAGES - 1)) == 0;
 }
 
 void frametable_give_memory(mfn_t s, mfn_t e, void *mem)
@@ -243,8 +244,8 @@ unsigned long frametable_make_ready(mfn_t s, mfn_t e)
 bool frametable_ready(mfn_t mfn)
 {
     ASSERT(frametable_covers(mfn));
-    return __atomic_load_n(&section_state[section_of(mfn)],
-                           __ATOMIC_ACQUIRE) == SECTION_READY;
+    return __atomic_load_n(&section_state[section_of(mfn)], __ATOMIC_ACQUIRE) ==
+           SECTION_READY;
 }
 
 unsigned long frametable_nr_sections(void)

@@ -311,11 +311,12 @@ TEST(frametable_bad_requests)
     frametable_init(0x80000, 0x80000 + FRAMETABLE_SECTION_PAGES * 2);
     EXPECT_PANIC(frametable_make_ready(0x80000, 0x80001),
                  "has no memory: frametable_give_memory() it first");
-    EXPECT_PANIC(frametable_give_memory(0x80010, 0x81000, sim_frame_va(0x80000)),
-                 "not a run of whole sections");
+    EXPECT_PANIC(
+        frametable_give_memory(0x80010, 0x81000, sim_frame_va(0x80000)),
+        "not a run of whole sections");
     EXPECT_PANIC(frametable_init(0, (mfn_t)FRAMETABLE_MAX_SECTIONS
-                                         << FRAMETABLE_SECTION_SHIFT |
-                                     1),
+                                            << FRAMETABLE_SECTION_SHIFT |
+                                        1),
                  "raise FRAMETABLE_MAX_SECTIONS");
     sim_teardown();
 }
