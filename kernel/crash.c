@@ -15,6 +15,9 @@
  *   two-locks     take node 0's heap lock, then node 1's: no path may hold
  *                 two node locks (docs/mm.md, "Locking"); debug builds
  *                 panic naming both nodes
+ *   frametable-write  store into the frame table's zero section: what a
+ *                 write to the entry of a frame whose section is not ready
+ *                 does (mm/frametable.h); the panic names the rule
  *
  * Each one must end in a panic (exit status 2); returning from one is a
  * bug in the map (or, for two-locks, in the lock checks), and
@@ -23,6 +26,7 @@
 #include <numbat/errno.h>
 #include <numbat/string.h>
 
+#include "../mm/frametable.h"
 #include "../mm/hooks.h"
 #include "board.h"
 #include "crash.h"
@@ -121,11 +125,21 @@ static void two_locks(void)
           smp_hartid());
 }
 
+/* An entry of a section that is not ready: a store to the zero section. */
+static void frametable_write(void)
+{
+    struct page_info *pg = (struct page_info *)(uintptr_t)&frametable_zero_section
+        [FRAMETABLE_SECTION_PAGES / 2];
+
+    WRITE_ONCE(pg->count_info, PGC_CHECKED);
+}
+
 static const struct crash_kind kinds[] = {
     {"text-write", text_write}, {"rodata-write", rodata_write},
     {"exec-data", exec_data},   {"exec-ram", exec_ram},
     {"recurse", recurse_here},  {"recurse-hart", recurse_hart},
     {"null", load_null},        {"two-locks", two_locks},
+    {"frametable-write", frametable_write},
 };
 
 int crash_set(const char *value, bool has_value, const char **why)

@@ -101,7 +101,6 @@ static enum dump_owner range_owner(const struct mem_reserved *r)
 enum dump_owner dump_frame_owner(mfn_t mfn)
 {
     const struct machine *m = board();
-    const struct mm_boot_stats *st = mm_boot_stats();
     paddr_t pa = mfn_to_pa(mfn);
 
     for (unsigned int i = 0; i < m->nr_reserved; i++) {
@@ -110,8 +109,7 @@ enum dump_owner dump_frame_owner(mfn_t mfn)
         if (pa < r->base + r->size && pa + PAGE_SIZE > r->base)
             return range_owner(r);
     }
-    if (mfn >= st->frametable_mfn &&
-        mfn < st->frametable_mfn + st->frametable_pages)
+    if (frametable_holds_frame(mfn))
         return OWNER_FRAMETABLE;
     if (mfn_valid(mfn) &&
         page_state(mfn_to_page(mfn)) == PAGE_STATE_UNINITIALISED &&

@@ -9,6 +9,8 @@
  * allocate while they run. The cases build on each other, in order:
  *
  *   1. what is pending: every other node's RAM, none of it in a heap yet;
+ *      each node's part of the frame table on that node, and the sections
+ *      of pending frames not ready yet (mm/frametable.h);
  *   2. an exact-node allocation on such a node grows it by one chunk;
  *   3. the workers start; allocations on every node go on meanwhile;
  *   4. settle: nothing pending, the totals exact, heap_check() clean.
@@ -19,6 +21,7 @@
 #include "../mm/deferred.h"
 #include "../mm/frametable.h"
 #include "../mm/heap.h"
+#include "../mm/hooks.h"
 #include "../mm/node_heap.h"
 #include "board.h"
 #include "initrd.h"
@@ -85,6 +88,95 @@ static void pending_as_boot_left_it(void)
     EXPECT_EQ(heap_check(), 0);
 }
 
+/* Each part of the frame table lies on the node whose sections it holds. */
+static void frametable_parts_on_their_nodes(void)
+{
+    for (unsigned int i = 0; i < frametable_nr_parts(); i++) {
+        mfn_t mfn;
+        unsigned long nr;
+        unsigned int node;
+
+        frametable_part(i, &mfn, &nr, &node);
+        EXPECT_EQ(mm_hook_mfn_to_node(mfn), node);
+        EXPECT_EQ(mm_hook_mfn_to_node(mfn + nr - 1), node);
+    }
+    for (unsigned int node = 0; node < board()->nr_nodes; node++) {
+        bool found = false;
+
+        for (unsigned int i = 0; i < frametable_nr_parts(); i++) {
+            mfn_t mfn;
+            unsigned long nr;
+            unsigned int owner;
+
+            frametable_part(i, &mfn, &nr, &owner);
+            found |= owner == node;
+        }
+        EXPECT_EQ(found, node_ram_pages(node) != 0);
+    }
+}
+
+/* The frame in the middle of node's largest bank. */
+static mfn_t node_middle_frame(unsigned int node)
+{
+    const struct mem_bank *best = NULL;
+
+    for (unsigned int i = 0; i < board()->nr_banks; i++)
+        if (board()->banks[i].node == node &&
+            (!best || board()->banks[i].size > best->size))
+            best = &board()->banks[i];
+    return pa_to_mfn(best->base + best->size / 2);
+}
+
+/*
+ * An upper bound on the sections boot had to make ready: those of the
+ * eager part, of every part of the table, of every reserved range, one
+ * more for each bank edge (a section that straddles or holds a hole).
+ */
+static unsigned long boot_sections_bound(void)
+{
+    unsigned long n = DEFERRED_EAGER_PAGES / FRAMETABLE_SECTION_PAGES + 2;
+
+    for (unsigned int i = 0; i < frametable_nr_parts(); i++) {
+        mfn_t mfn;
+        unsigned long nr;
+        unsigned int node;
+
+        frametable_part(i, &mfn, &nr, &node);
+        n += nr / FRAMETABLE_SECTION_PAGES + 2;
+    }
+    for (unsigned int i = 0; i < board()->nr_reserved; i++)
+        n += board()->reserved[i].size / PAGE_SIZE / FRAMETABLE_SECTION_PAGES +
+             2;
+    return n + 2 * board()->nr_banks;
+}
+
+/*
+ * Boot zeroed only the sections it had to; the rest wait for the workers,
+ * not ready: a frame in the middle of a node that nobody has handed over
+ * reads the zero section, all zero (uninitialised).
+ */
+static void pending_sections_not_ready(void)
+{
+    const struct mm_boot_stats *st = mm_boot_stats();
+    unsigned int node = other_ram_node();
+    const struct page_info *pg;
+    mfn_t mfn;
+
+    SKIP_UNLESS_UNTOUCHED();
+    EXPECT_EQ(st->sections_zeroed + st->sections_waiting,
+              frametable_nr_sections());
+    EXPECT_LE(st->sections_zeroed, boot_sections_bound());
+    EXPECT_NE(st->sections_waiting, 0UL);
+    if (node == NUMA_NO_NODE)
+        node = smp_this_node();
+    mfn = node_middle_frame(node);
+    pg = mfn_to_page(mfn);
+    EXPECT_FALSE(frametable_ready(mfn));
+    EXPECT_TRUE(frametable_in_zero_section((uintptr_t)pg));
+    EXPECT_EQ(page_count_info(pg), 0ULL);
+    EXPECT_EQ(pg->nr_inits, 0U);
+}
+
 /* No worker runs yet: an exact-node allocation hands over a chunk itself. */
 static void allocation_grows_its_node(void)
 {
@@ -144,6 +236,7 @@ static void totals_exact_after_settle(void)
 
     mm_boot_settle();
     EXPECT_EQ(deferred_total_pending(), 0UL);
+    EXPECT_EQ(frametable_nr_ready(), frametable_nr_sections());
     EXPECT_EQ(mm_boot_accounted_pages(),
               st->handed_pages + initrd_info()->nr_freed);
     EXPECT_EQ(heap_check(), 0);
@@ -151,6 +244,8 @@ static void totals_exact_after_settle(void)
 
 static const struct ktest_case deferred_cases[] = {
     KTEST_CASE(pending_as_boot_left_it),
+    KTEST_CASE(frametable_parts_on_their_nodes),
+    KTEST_CASE(pending_sections_not_ready),
     KTEST_CASE(allocation_grows_its_node),
     KTEST_CASE(allocations_while_workers_run),
     KTEST_CASE(totals_exact_after_settle),

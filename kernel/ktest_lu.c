@@ -129,6 +129,33 @@ static void keep_whole_nodes(unsigned int first)
 }
 
 /*
+ * The next kernel of the chain may be a bigger image (numbat-old, whose
+ * MAX_ORDER 20 makes its arrays larger): a kept block must not lie in the
+ * frames just past this image, which that one would overlap.
+ */
+#define IMAGE_SLACK_PAGES 512 /* 2 MiB */
+#define CLEAR_TRIES 64
+
+/* A block of `order` on `node`, not within IMAGE_SLACK_PAGES of the image. */
+static mfn_t alloc_clear_of_image(unsigned int order, unsigned int node)
+{
+    mfn_t near[CLEAR_TRIES], m = INVALID_MFN, end = pa_to_mfn(board_kernel_end());
+    unsigned int n = 0;
+
+    while (n < CLEAR_TRIES) {
+        m = alloc_heap_pages(order, 0, node, ALLOC_EXACT_NODE);
+        if (m == INVALID_MFN || m >= end + IMAGE_SLACK_PAGES ||
+            m + ((mfn_t)1 << order) <= pa_to_mfn(board_kernel_start()))
+            break;
+        near[n++] = m; /* too close: hold it until a block further off */
+        m = INVALID_MFN;
+    }
+    while (n)
+        free_heap_pages(near[--n], order);
+    return m;
+}
+
+/*
  * A block of `order` from a node below first_whole_node(), never from a
  * node that keep_whole_nodes() keeps whole: the boot hart can sit on any
  * node, so a local allocation could land there and be kept twice.
@@ -136,7 +163,7 @@ static void keep_whole_nodes(unsigned int first)
 static mfn_t alloc_below_whole_nodes(unsigned int order)
 {
     for (unsigned int node = 0; node < first_whole_node(); node++) {
-        mfn_t m = alloc_heap_pages(order, 0, node, ALLOC_EXACT_NODE);
+        mfn_t m = alloc_clear_of_image(order, node);
 
         if (m != INVALID_MFN)
             return m;
@@ -172,7 +199,7 @@ static void prepare(void)
         KTEST_SKIP("needs lu_chain=N: nothing would check what it keeps");
     for (unsigned int node = 0; node < first_whole_node(); node++) {
         for (int i = 0; i < 2; i++) {
-            mfn_t m = alloc_heap_pages(4, 0, node, ALLOC_EXACT_NODE);
+            mfn_t m = alloc_clear_of_image(4, node);
 
             REQUIRE_NE(m, INVALID_MFN);
             REQUIRE_EQ(lu_keep(m, m + 16, LU_OWNER_KTEST, 4), 0);

@@ -9,19 +9,22 @@
  *   1. every bank goes to the boot allocator, every reserved range comes
  *      out of it;
  *   2. the frame table (one struct page_info per frame from the lowest
- *      RAM frame to the highest) is allocated from the boot allocator and
- *      zeroed: all frames start uninitialised. Zeroing the table is the
- *      only big write at boot; the RAM itself is never touched;
+ *      RAM frame to the highest), in sections of 2^12 frames, each node's
+ *      carved from that node's memory (mm/frametable.c). A section reads
+ *      all zero - every frame uninitialised - before anybody zeroes it;
  *   3. the gaps between banks are marked as holes;
  *   4. deferred init (mm/deferred.c) takes every free frame beyond the
  *      first DEFERRED_EAGER_PAGES of the boot hart's node out of the boot
- *      allocator as pending, and end_boot_allocator() gives the rest to
+ *      allocator as pending; the boot hart zeroes the frame-table sections
+ *      that hold any frame that is not pending (all of them with
+ *      deferred_init=off), and end_boot_allocator() gives the rest to
  *      the heap;
  *   5. after the console is up, mm_boot_start_deferred() gives each
  *      other hart its node's pending frames (a node without harts goes to
  *      the nearest node that has some), and the harts hand them to the
- *      heap in chunks while the boot hart goes on; mm_boot_settle() waits
- *      until nothing is pending.
+ *      heap in chunks while the boot hart goes on, each chunk's section
+ *      zeroed first by the hart that hands it over (deferred_init_chunk());
+ *      mm_boot_settle() waits until nothing is pending.
  *
  * Boot argument deferred_init= chooses: on (the default: deferred when
  * another hart is online to do the work, eager on a one-hart machine),
@@ -174,20 +177,23 @@ static void bootmem_from_machine(void)
     stats.reserved_pages = count_reserved_pages();
 }
 
-/* Steps 2 and 3: the frame table for [first RAM frame, last RAM frame]. */
+/*
+ * Steps 2 and 3: the frame table for [first RAM frame, last RAM frame],
+ * each node's sections on that node's memory (mm/frametable.c), then the
+ * holes. No section is zeroed yet, except the holes': mm_boot_end()
+ * decides which ones the boot hart zeroes.
+ */
 static void frametable_from_machine(void)
 {
     const struct machine *m = board();
     mfn_t first, end, s, e, prev_e;
-    size_t bytes;
 
     bank_frames(&m->banks[0], &first, &e);
     bank_frames(&m->banks[m->nr_banks - 1], &s, &end);
-    bytes = frametable_bytes(first, end);
-    stats.frametable_pages = ALIGN_UP(bytes, PAGE_SIZE) / PAGE_SIZE;
-    stats.frametable_mfn = alloc_boot_pages(stats.frametable_pages, 1);
-    frametable_init(first, end,
-                    mm_hook_pa_to_va(mfn_to_pa(stats.frametable_mfn)));
+    frametable_init(first, end);
+    stats.frametable_pages = frametable_carve_per_node();
+    frametable_part(0, &stats.frametable_mfn, &(unsigned long){0},
+                    &(unsigned int){0});
 
     bank_frames(&m->banks[0], &s, &prev_e);
     for (unsigned int i = 1; i < m->nr_banks; i++) {
@@ -294,9 +300,20 @@ void mm_boot_end(void)
     bootmem_for_each_range(count_range, &stats.handed_pages);
     if (deferred_mode == DEFERRED_ON && find_worker_harts() == 0)
         deferred_mode = DEFERRED_OFF; /* nobody else to do it */
-    if (deferred_mode != DEFERRED_OFF)
+    if (deferred_mode != DEFERRED_OFF) {
+        frametable_boot_may_wait();
         stats.pending_pages = deferred_defer_boot_ranges(smp_this_node(),
                                                          DEFERRED_EAGER_PAGES);
+        frametable_boot_ready(&stats.sections_waiting);
+    } else {
+        frametable_make_ready(frametable_first(), frametable_end());
+    }
+    stats.sections_zeroed = frametable_nr_ready(); /* holes' too */
+    printk("frametable: %lu sections of %lu frames in %u parts, each on its "
+           "node: %lu zeroed at boot, %lu left to deferred init\n",
+           frametable_nr_sections(), FRAMETABLE_SECTION_PAGES,
+           frametable_nr_parts(), stats.sections_zeroed,
+           stats.sections_waiting);
     end_boot_allocator();
     stats.heap_free_pages = heap_total_free_pages();
 }

@@ -25,7 +25,11 @@ struct mm_boot_stats {
     unsigned long ram_pages;        /* whole frames in all RAM banks */
     unsigned long reserved_pages;   /* RAM frames touched by a reserved range */
     unsigned long frametable_pages; /* frames the frame table took */
-    mfn_t frametable_mfn;           /* its first frame */
+    mfn_t frametable_mfn;           /* its first part's first frame */
+    unsigned long sections_zeroed;  /* frame-table sections the boot hart
+                                       zeroed (mm/frametable.h) */
+    unsigned long sections_waiting; /* sections left not ready, every frame
+                                       pending: the workers zero them */
     unsigned long handed_pages;     /* free in the boot allocator at its end */
     unsigned long heap_free_pages;  /* free in the heap right after that */
     unsigned long pending_pages;    /* of handed_pages, left to deferred init */

@@ -73,6 +73,18 @@ static bool read_mfn_arg(int argc, char **argv, const char *usage,
            monitor_number(argv, 1, "MFN", ~0UL, mfn);
 }
 
+/*
+ * offline_page() writes the frame's entry even while the frame is pending
+ * (it marks it, for init_heap_pages() to park): its frame-table section
+ * must be ready first (mm/frametable.h). A frame outside the table is
+ * left for offline_page() to refuse.
+ */
+static void ready_entry(mfn_t mfn)
+{
+    if (frametable_covers(mfn))
+        frametable_make_ready(mfn, mfn + 1);
+}
+
 unsigned int monitor_cmd_offline(int argc, char **argv)
 {
     unsigned long mfn;
@@ -88,6 +100,7 @@ unsigned int monitor_cmd_offline(int argc, char **argv)
         return EXIT_BAD_ARGS;
     }
     broken = argc == 3;
+    ready_entry(mfn);
     err = offline_page(mfn, broken);
     if (err) {
         print_error("offline", mfn, err);
@@ -139,7 +152,7 @@ void badpages_apply(void)
         bool said = false; /* one error line per range */
 
         for (mfn_t mfn = s; mfn < e; mfn++) {
-            int err = offline_page(mfn, true);
+            int err = (ready_entry(mfn), offline_page(mfn, true));
 
             if (err == 0)
                 marked++;

@@ -11,10 +11,13 @@
  * (kernel/vm.h), naming both addresses by symbol:
  *   a store into a guard page     stack overflow on hart N
  *   a store to a read-only page   kernel text is read-only, ...
+ *   a store to the frame table's  a write to a frame-table entry whose
+ *   zero section                  section is not ready (mm/frametable.h)
  *   a fetch from a non-X page     kernel data is not executable, ...
  *   any access to an unmapped     nothing is mapped there
  *   address
  */
+#include "../mm/frametable.h"
 #include "panic.h"
 #include "printk.h"
 #include "smp.h"
@@ -116,6 +119,14 @@ static void __noreturn page_fault(struct trap_frame *tf)
                    "page below its %s stack; pc 0x%lx (%s)",
                    owner, trap_cause_name(tf->scause), (unsigned long)va, at,
                    trap_stack ? "trap" : "kernel", tf->sepc, pc);
+    if (frametable_in_zero_section(va))
+        panic_trap(tf,
+                   "%s at 0x%lx (%s): a write to a frame-table entry whose "
+                   "section is not ready (it reads the shared read-only zero "
+                   "section): call frametable_make_ready() for the frame "
+                   "first (mm/frametable.h); pc 0x%lx (%s)",
+                   trap_cause_name(tf->scause), (unsigned long)va, at, tf->sepc,
+                   pc);
     fault_reason(why, sizeof(why), tf->scause, va);
     panic_trap(tf, "%s at 0x%lx (%s): %s; pc 0x%lx (%s)",
                trap_cause_name(tf->scause), (unsigned long)va, at, why,

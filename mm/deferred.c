@@ -160,6 +160,7 @@ bool deferred_init_chunk(unsigned int node)
     mm_hook_unlock(node);
     if (!took)
         return false;
+    frametable_make_ready(s, e); /* the chunk's entries: zeroed on this hart */
     init_heap_pages(s, e - s);
     mm_hook_lock(node);
     __atomic_store_n(&dn->nr_busy, dn->nr_busy - (e - s), __ATOMIC_RELEASE);

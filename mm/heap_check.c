@@ -269,7 +269,8 @@ static void check_frames(void)
             mfn++;
     }
     for (mfn = frametable_first(); mfn < frametable_end(); mfn++) {
-        page_clear_flags(mfn_to_page(mfn), PGC_CHECKED);
+        if (page_has_flag(mfn_to_page(mfn), PGC_CHECKED)) /* no store to */
+            page_clear_flags(mfn_to_page(mfn), PGC_CHECKED); /* a zero section */
         check_offline_frame(mfn, page_count_info(mfn_to_page(mfn)));
     }
 }

@@ -34,13 +34,21 @@ static const struct sim_machine two_nodes = {
 
 #define EAGER 0x1000UL
 
-/* Boot `m` with deferred init: everything past EAGER frames is pending. */
+/*
+ * Boot `m` with deferred init, as the kernel does: everything past EAGER
+ * frames is pending, and the frame-table sections that hold only pending
+ * frames stay not ready (read-only zero) until their chunk is handed over.
+ */
 static unsigned long boot_deferred(const struct sim_machine *m)
 {
-    unsigned long n;
+    unsigned long n, waiting;
 
+    sim_frametable_mode(false, true);
     sim_boot(m);
+    sim_frametable_mode(false, false);
+    frametable_boot_may_wait();
     n = deferred_defer_boot_ranges(m->boot_node, EAGER);
+    frametable_boot_ready(&waiting);
     end_boot_allocator();
     return n;
 }
@@ -113,6 +121,7 @@ TEST(pending_frames_are_uninitialised_and_counted)
     EXPECT_EQ(heap_check(), 0);
 
     sim_set_quiet(true);
+    frametable_make_ready(0x95000, 0x95001);
     init_heap_pages(0x95000, 1); /* behind deferred init's back */
     EXPECT_NE(heap_check(), 0);
     sim_set_quiet(false);

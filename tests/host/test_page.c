@@ -51,17 +51,25 @@ TEST(state_names)
 
 static struct page_info table[64]; /* a frame table for frames [0x100, 0x140) */
 
+/* frametable_init(), its memory, every section ready: the table in use. */
+static void table_ready(void)
+{
+    frametable_init(0x100, 0x140);
+    frametable_give_memory(0x100, 0x140, table);
+    frametable_make_ready(0x100, 0x140);
+}
+
 /*
  *   frames [0x100 ..... 0x120)[hole 0x120, 0x128)[0x128 ..... 0x140)
- * Expect: init zeroes the table; the hole is covered but not valid;
- * mfn_to_page and page_to_mfn are inverses.
+ * Expect: making it ready zeroes the table; the hole is covered but not
+ * valid; mfn_to_page and page_to_mfn are inverses.
  */
 TEST(frametable_basics)
 {
     memset(table, 0xff, sizeof(table));
     EXPECT_EQ(frametable_bytes(0x100, 0x140), sizeof(table));
     EXPECT_EQ(frametable_bytes(0x140, 0x100), 0);
-    frametable_init(0x100, 0x140, table);
+    table_ready();
     EXPECT_EQ(table[17].count_info, 0);
     EXPECT_EQ(table[63].node, 0);
     frametable_mark_hole(0x120, 0x128);
@@ -78,11 +86,13 @@ TEST(frametable_basics)
 /* Expect: bad frame-table calls panic with what went wrong. */
 TEST(frametable_panics)
 {
-    frametable_init(0x100, 0x140, table);
+    table_ready();
     EXPECT_PANIC(frametable_mark_hole(0x130, 0x150),
                  "not inside the frame table");
     page_set_state(mfn_to_page(0x105), PAGE_STATE_INUSE);
     EXPECT_PANIC(frametable_mark_hole(0x104, 0x106),
                  "frame 0x105 is inuse, too late");
-    EXPECT_PANIC(frametable_init(0x140, 0x140, table), "empty frame range");
+    EXPECT_PANIC(frametable_give_memory(0x100, 0x140, table),
+                 "already have memory");
+    EXPECT_PANIC(frametable_init(0x140, 0x140), "empty frame range");
 }

@@ -1,9 +1,11 @@
 """Deferred initialisation in QEMU (docs/mm.md): `deferred_init=hold` shows
 pending pages, grows a node on demand and settles; `deferred_init=off`
-gives the same heap at once; and suite `deferred` passes on one node with
+gives the same heap at once; suite `deferred` passes on one node with
 a second hart (the 1node ktest boot has one hart, where boot inits
-eagerly). Three short boots; the 2- and 4-node KTAP runs of suite
-`deferred` are in test_ktest.py."""
+eagerly); a pending frame's frame-table section is not ready and reads
+all zero, and `offline` of such a frame makes it ready first; with
+`deferred_init=off` boot zeroes every section. Five short boots; the 2-
+and 4-node KTAP runs of suite `deferred` are in test_ktest.py."""
 
 import re
 
@@ -91,3 +93,45 @@ def test_ktest_one_node_two_harts(t):
     skipped = [c.name for c in report.cases if c.skipped]
     t.check(skipped == ['1node-smp2/deferred.allocation_grows_its_node'],
             f'only the other-node case may skip on one node; skipped: {skipped}')
+
+
+FRAMETABLE_RE = re.compile(r'^frametable: (\d+) sections of \d+ frames in (\d+) parts, each on '
+                           r'its node: (\d+) zeroed at boot, (\d+) left to deferred init$')
+
+
+def frametable_line(t, console, label):
+    found = [m for m in map(FRAMETABLE_RE.match, console.splitlines()) if m]
+    t.require(found, f'{label}: no `frametable:` boot line')
+    return [int(g) for g in found[0].groups()]
+
+
+def test_pending_section_reads_uninitialised_and_offline_readies_it(t):
+    # 0x8c000: the middle of node 1 (2node, 256 MiB), pending under hold,
+    # its frame-table section not ready: it reads all zero; `offline`
+    # writes its entry, so it makes the section ready first (without that,
+    # a store to the read-only zero section: a panic).
+    pending = '0x8c000'
+    r, secs = boot_script(t, 'hold offline', 'deferred_init=hold', [
+        f'page {pending}', f'offline {pending}', 'settle', f'page {pending}', 'check'])
+    sections_, parts, zeroed, waiting = frametable_line(t, r.console, 'hold')
+    t.check(parts == 2 and zeroed + waiting == sections_ and waiting > 0,
+            f'frametable line: {sections_} sections, {parts} parts, {zeroed} zeroed, '
+            f'{waiting} waiting; want 2 parts and sections left to deferred init')
+    before = output_of(t, secs, f'page {pending}')
+    t.check(any('state uninitialised' in line for line in before) and
+            any('count_info 0x0000000000000000' in line for line in before),
+            f'a pending frame should read all zero: {before}')
+    t.check(any('is uninitialised (to be offlined)' in line
+                for line in output_of(t, secs, f'offline {pending}')),
+            f'`offline` of a pending frame: {output_of(t, secs, f"offline {pending}")}')
+    t.check(any('state offlined' in line for line in output_of(t, secs, f'page {pending}', 1)),
+            f'after settle the frame should be offlined: {output_of(t, secs, f"page {pending}", 1)}')
+    t.check(any('every heap rule holds' in line for line in output_of(t, secs, 'check')),
+            '`check` after settle found broken rules')
+
+
+def test_off_zeroes_every_section_at_boot(t):
+    r, _ = boot_script(t, 'off frametable', 'deferred_init=off', ['heap'])
+    sections_, _, zeroed, waiting = frametable_line(t, r.console, 'off')
+    t.check(zeroed == sections_ and waiting == 0,
+            f'deferred_init=off: {zeroed} of {sections_} sections zeroed, {waiting} left')

@@ -66,6 +66,13 @@ def test_rodata_is_not_writable(t):
                  'kernel read-only data is read-only', 'rodata_write')
 
 
+def test_not_ready_frametable_section_is_not_writable(t):
+    # A write to a pending frame's entry before its section is ready.
+    expect_fault(t, 'frametable-write', 'store/AMO page fault', 'frametable_zero_section',
+                 'a write to a frame-table entry whose section is not ready',
+                 'frametable_write')
+
+
 def test_data_is_not_executable(t):
     expect_fault(t, 'exec-data', 'instruction page fault', 'crash_code',
                  'kernel data is not executable', 'exec_data')

@@ -72,15 +72,51 @@ def static_var(name):
     return sym.value()
 
 
+class FrameTable:
+    """The frame table in sections (mm/frametable.h): frametable[i] points
+    at the entries of section i (the read-only zero section while it is not
+    ready), and the runs map an entry's address back to its frame."""
+
+    def __init__(self, first, end):
+        self.first, self.end = first, end
+        self.sections = gdb.parse_and_eval('frametable')
+        self.size = gdb.lookup_type('struct page_info').sizeof
+        zero = gdb.parse_and_eval('frametable_zero_section')
+        self.section_pages = zero.type.sizeof // self.size
+        runs = gdb.parse_and_eval('frametable_runs')
+        self.runs = [(int(runs[i]['base']), int(runs[i]['first']), int(runs[i]['end']))
+                     for i in range(int(gdb.parse_and_eval('frametable_nr_runs')))]
+
+    def entry(self, mfn):
+        """mfn_to_page(mfn), as a gdb value of struct page_info."""
+        i = mfn - self.first
+        return (self.sections[i // self.section_pages] + i % self.section_pages).dereference()
+
+    def mfn_of(self, addr):
+        """page_to_mfn() of an entry's address; None if it is in no run."""
+        for base, first, end in self.runs:
+            if base <= addr < base + (end - first) * self.size:
+                return first + (addr - base) // self.size
+        return None
+
+
 def frame_table():
-    """(first, end, frametable) or a clear error before mm_boot_init()."""
+    """(first, end, FrameTable) or a clear error before mm_boot_init()."""
     first = int(gdb.parse_and_eval('frametable_first_mfn'))
     end = int(gdb.parse_and_eval('frametable_end_mfn'))
     if end <= first:
         raise gdb.GdbError('numbat: the frame table does not exist yet '
                            '(mm_boot_init() has not run); break later, e.g. '
                            'at monitor_run')
-    return first, end, gdb.parse_and_eval('frametable')
+    return first, end, FrameTable(first, end)
+
+
+def frametable_holds(mfn):
+    """Is mfn one of the frame table's own frames (frametable_holds_frame)?"""
+    parts = gdb.parse_and_eval("'frametable.c'::parts")
+    n = int(gdb.parse_and_eval("'frametable.c'::nr_parts"))
+    return any(int(parts[i]['mfn']) <= mfn < int(parts[i]['mfn']) + int(parts[i]['nr'])
+               for i in range(n))
 
 
 def frame_owner(mfn, ci):
@@ -95,9 +131,7 @@ def frame_owner(mfn, ci):
             if kind in RESERVE_OWNERS:
                 return RESERVE_OWNERS[kind]
             return 'opensbi' if r['name'].string().startswith('mmode_resv') else 'resvmem'
-    st = gdb.parse_and_eval("'mm_boot.c'::stats")
-    ft = int(st['frametable_mfn'])
-    if ft <= mfn < ft + int(st['frametable_pages']):
+    if frametable_holds(mfn):
         return 'frametable'
     state = (ci & PGC_STATE_MASK) >> PGC_STATE_SHIFT
     if state == 0 and not ci & (1 << 34):          # uninitialised, not a hole
@@ -159,10 +193,8 @@ def walk_list(nh, zone, order, first, table):
     """The first frames of the blocks on one free list, in list order."""
     limit = 1 << 32
     pg = nh['free_lists'][zone][order]
-    base = int(table)
-    size = gdb.lookup_type('struct page_info').sizeof
     while int(pg) != 0 and limit:
-        yield first + (int(pg) - base) // size
+        yield table.mfn_of(int(pg))
         pg = pg['next']
         limit -= 1
 
@@ -211,7 +243,7 @@ class NumbatPage(gdb.Command):
         if not first <= mfn < end:
             raise gdb.GdbError(f'numbat-page: MFN {mfn:#x} is outside the frame '
                                f'table [{first:#x}, {end:#x})')
-        pg = table[mfn - first]
+        pg = table.entry(mfn)
         ci = int(pg['count_info']) & (2 ** 64 - 1)
         state = (ci & PGC_STATE_MASK) >> PGC_STATE_SHIFT
         name = PAGE_STATES[state] if state < len(PAGE_STATES) else 'state?'

@@ -50,6 +50,8 @@ static unsigned char *ram;         /* simulated RAM for [ram_first, ram_end) */
 static mfn_t ram_first, ram_end;   /* frames the mapping covers */
 static mfn_t ft_mfn;               /* the frame table's first frame */
 static unsigned long ft_pages;     /* and its size in frames */
+static bool ft_per_node; /* the frame table: one part per node (kernel's way) */
+static bool ft_lazy;     /* sections left not ready by sim_boot() */
 static unsigned long pa_to_va_calls; /* mm_hook_pa_to_va() calls counted */
 static bool quiet;                   /* drop printk output */
 static bool frame_by_frame;          /* node runs via mm/'s default */
@@ -392,13 +394,29 @@ static void sim_boot_memory(void)
         if (bootmem_reserve_range(machine.reserved[i].s, machine.reserved[i].e))
             mm_hook_panic("sim_boot: bootmem_reserve_range failed for range %u",
                           i);
-    ft_pages =
-        (frametable_bytes(ram_first, ram_end) + PAGE_SIZE - 1) / PAGE_SIZE;
-    ft_mfn = alloc_boot_pages(ft_pages, 1);
-    frametable_init(ram_first, ram_end, mm_hook_pa_to_va(mfn_to_pa(ft_mfn)));
+    frametable_init(ram_first, ram_end);
+    ft_pages = ft_per_node ? frametable_carve_per_node() : frametable_carve_one();
+    ft_mfn = INVALID_MFN;
+    for (unsigned int i = 0; i < frametable_nr_parts(); i++) {
+        mfn_t mfn;
+        unsigned long nr;
+        unsigned int node;
+
+        frametable_part(i, &mfn, &nr, &node);
+        ft_mfn = MIN(ft_mfn, mfn);
+    }
     for (unsigned int i = 1; i < machine.nr_banks; i++)
         if (machine.banks[i - 1].e < machine.banks[i].s)
             frametable_mark_hole(machine.banks[i - 1].e, machine.banks[i].s);
+    if (!ft_lazy)
+        frametable_make_ready(ram_first, ram_end); /* eager, as the kernel's
+                                                      deferred_init=off */
+}
+
+void sim_frametable_mode(bool per_node, bool lazy)
+{
+    ft_per_node = per_node;
+    ft_lazy = lazy;
 }
 
 void sim_boot(const struct sim_machine *m)

@@ -106,7 +106,19 @@ void sim_set_lock_hook(void (*fn)(unsigned int node));
 /* Where frame mfn's bytes are (the simulated RAM). */
 void *sim_frame_va(mfn_t mfn);
 
-/* The frame table's own frames, taken from the boot allocator by sim_boot. */
+/*
+ * How sim_boot() lays out the frame table (mm/frametable.h), until changed:
+ * per_node false, one alloc_boot_pages() block (the default), or true,
+ * each node's sections on that node (frametable_carve_per_node(), as the
+ * kernel does); lazy false, every section made ready at boot (the default:
+ * eager, as deferred_init=off), or true, only the holes' sections, the
+ * test makes the rest ready (frametable_boot_ready() after
+ * deferred_defer_boot_ranges(), or frametable_make_ready()).
+ */
+void sim_frametable_mode(bool per_node, bool lazy);
+
+/* The frame table's own frames, taken from the boot allocator by sim_boot
+ * (per node: the lowest part's first frame, and every part's frames). */
 mfn_t sim_frametable_mfn(void);
 unsigned long sim_frametable_pages(void);
 
