@@ -1,6 +1,8 @@
 /*
  * mm/deferred.c - deferred initialisation: the heap takes most of RAM
- * after boot, chunk by chunk, on each node's own harts.
+ * after boot, chunk by chunk, on each node's own harts. (This file is the
+ * `smp` lab: labs/smp/README.md. Its stub records nothing, which is eager
+ * init.)
  *
  * Handing 16 GiB to the heap at boot means init_heap_pages() over 4 Mi
  * frames on the boot hart while every other hart waits. Boot needs a few

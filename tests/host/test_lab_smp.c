@@ -314,6 +314,7 @@ TEST(lab_smp_grow_says_when_nothing_is_left)
 static volatile int chunk_in_flight; /* the worker has the last chunk */
 static volatile int allocator_done;  /* the allocation returned */
 static int worker_takes;             /* node 1 lock takes by the worker */
+static volatile int worker_done;     /* the worker's call returned */
 
 /*
  * On the worker's thread, before its second take of node 1's lock - the
@@ -338,6 +339,7 @@ static void *slow_worker(void *p)
     sim_set_lock_hook(hold_before_hand_over);
     deferred_init_chunk(1);
     sim_set_lock_hook(NULL);
+    worker_done = 1;
     return NULL;
 }
 
@@ -362,14 +364,20 @@ TEST(lab_smp_grow_waits_for_the_last_chunk)
         mfn_t mfn;
 
         boot_deferred(&m, EAGER);
-        REQUIRE(deferred_pending_pages(1) <= DEFERRED_CHUNK_PAGES,
+        REQUIRE(deferred_pending_pages(1) != 0 &&
+                    deferred_pending_pages(1) <= DEFERRED_CHUNK_PAGES,
                 "node 1 should be one chunk, has %lu pending pages",
                 deferred_pending_pages(1));
-        chunk_in_flight = allocator_done = 0;
+        chunk_in_flight = allocator_done = worker_done = 0;
         worker_takes = 0;
         pthread_create(&w, NULL, slow_worker, NULL);
-        while (!chunk_in_flight)
+        while (!chunk_in_flight && !worker_done)
             sched_yield();
+        if (!chunk_in_flight) { /* (no second take: nothing to wait for) */
+            pthread_join(w, NULL);
+            REQUIRE(0, "the worker's deferred_init_chunk(1) returned without "
+                       "taking node 1's lock twice (the chunk, its hand-over)");
+        }
         sim_set_this_node(1);
         mfn = alloc_heap_pages(0, 0, 1, exact ? ALLOC_EXACT_NODE : 0);
         allocator_done = 1;
@@ -412,6 +420,7 @@ TEST(lab_smp_worker_goes_on_while_another_node_is_locked)
     pthread_t w;
 
     boot_deferred(&two_nodes, EAGER);
+    REQUIRE(deferred_pending_pages(1) != 0, "nothing of node 1 is pending");
     run_done = 0;
     mm_hook_lock(0);
     pthread_create(&w, NULL, node1_worker, NULL);
@@ -499,6 +508,8 @@ TEST(lab_smp_workers_race_with_allocations)
 
     eager_shape(&two_nodes, &eager);
     boot_deferred(&two_nodes, EAGER);
+    REQUIRE(!heap_node_exists(1) && deferred_pending_pages(1) != 0,
+            "node 1 is in the heap at boot: nothing for the workers to do");
     for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
         a[i] = (struct allocator_arg){i % 2, i >= 2, test_seed() + i, 0, 0};
         pthread_create(&t[i], NULL, allocator_main, &a[i]);

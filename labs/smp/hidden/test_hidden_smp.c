@@ -195,6 +195,8 @@ TEST(hidden_smp_many_harts_grow_one_node)
     sim_boot_and_end(&m);
     take_shape(&eager);
     boot_deferred(&m);
+    EXPECT(!heap_node_exists(1) && deferred_pending_pages(1) != 0,
+           "node 1 is in the heap at boot: nothing to grow on demand");
     for (unsigned int i = 0; i < NR_HARTS; i++) {
         d[i] = (struct drainer){i, 0};
         pthread_create(&t[i], NULL, drain_node1, &d[i]);
