@@ -1,6 +1,8 @@
 /*
  * mm/deferred.c - deferred initialisation: the heap takes most of RAM
- * after boot, chunk by chunk, on each node's own harts.
+ * after boot, chunk by chunk, on each node's own harts. (This file is the
+ * `smp` lab: labs/smp/README.md. Its stub records nothing, which is eager
+ * init.)
  *
  * Handing 16 GiB to the heap at boot means init_heap_pages() over 4 Mi
  * frames on the boot hart while every other hart waits. Boot needs a few
@@ -48,6 +50,7 @@
 #include "mm/frametable.h"
 #include "mm/heap.h"
 #include "mm/hooks.h"
+#include "mm/lab.h"
 
 struct deferred_range {
     mfn_t s; /* first pending frame (advances as chunks are taken) */
@@ -98,6 +101,7 @@ static unsigned long make_pending(unsigned int node, mfn_t s, mfn_t e)
     return e - s;
 }
 
+/* LAB smp: BEGIN SOLUTION */
 unsigned long deferred_defer_boot_ranges(unsigned int boot_node,
                                          unsigned long eager_pages)
 {
@@ -122,9 +126,21 @@ unsigned long deferred_defer_boot_ranges(unsigned int boot_node,
     }
     return deferred;
 }
+/* LAB smp: END SOLUTION */
+/* LAB smp: STUB
+unsigned long deferred_defer_boot_ranges(unsigned int boot_node,
+                                         unsigned long eager_pages)
+{
+    lab_not_implemented_heap_whole("smp");
+    (void)collect_range;
+    (void)make_pending;
+    return 0;
+}
+*/
 
 /* ---- handing chunks over -------------------------------------------------- */
 
+/* LAB smp: BEGIN SOLUTION */
 /* Take the next chunk of node dn's ranges: [*s, *e). Node lock held. */
 static bool take_chunk(struct deferred_node *dn, mfn_t *s, mfn_t *e)
 {
@@ -168,12 +184,6 @@ bool deferred_init_chunk(unsigned int node)
     return true;
 }
 
-void deferred_run_node(unsigned int node)
-{
-    while (deferred_init_chunk(node))
-        ;
-}
-
 bool deferred_grow(unsigned int node)
 {
     struct deferred_node *dn = &nodes[node];
@@ -187,6 +197,26 @@ bool deferred_grow(unsigned int node)
     while (__atomic_load_n(&dn->nr_busy, __ATOMIC_ACQUIRE) != 0)
         waited = true;
     return waited;
+}
+/* LAB smp: END SOLUTION */
+/* LAB smp: STUB
+bool deferred_init_chunk(unsigned int node)
+{
+    lab_not_implemented_heap_whole("smp");
+    return false;
+}
+
+bool deferred_grow(unsigned int node)
+{
+    lab_not_implemented_heap_whole("smp");
+    return false;
+}
+*/
+
+void deferred_run_node(unsigned int node)
+{
+    while (deferred_init_chunk(node))
+        ;
 }
 
 /* ---- counting ------------------------------------------------------------- */

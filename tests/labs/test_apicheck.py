@@ -28,7 +28,7 @@ import grade      # noqa: E402
 import labtool    # noqa: E402
 from grader import apicheck  # noqa: E402
 
-LABS = ['bootmem', 'buddy', 'numa', 'uninit', 'offline']
+LABS = ['bootmem', 'buddy', 'numa', 'uninit', 'offline', 'smp']
 HEADER_DIRS = ['include', 'mm', 'kernel', 'platform']   # what the scratch tree holds
 
 

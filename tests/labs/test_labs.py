@@ -31,7 +31,10 @@ import numbat_run  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_gradescope  # noqa: E402  (the results.json and JUnit checks)
 
-LABS = ['bootmem', 'buddy', 'numa', 'uninit', 'offline']
+LABS = ['bootmem', 'buddy', 'numa', 'uninit', 'offline', 'smp']
+# Labs whose stub boots a whole kernel (smp: eager init, nothing deferred):
+# their handout must earn full marks on every other lab, not just the next.
+EVERY_OTHER_LAB = {'smp'}
 RUN_CAP = 6          # seconds per run in the self-tests (hangs end sooner)
 MUTANTS = os.path.join(TOP, 'tests', 'labs', 'mutants')
 
@@ -128,11 +131,15 @@ def _handout(t, lab):
     t.check(f'lab {lab}: not implemented yet' in boot.console,
             f'the {lab} handout does not say that its lab is missing')
     # Graded against the reference tree, the handout's copy of another lab
-    # (the reference code) earns full marks.
-    other = LABS[(LABS.index(lab) + 1) % len(LABS)]
-    g = graded(t, other, out)
-    t.check(g.score == g.max_score,
-            f'the {lab} handout scores {g.score}/{g.max_score} on lab {other}' + report(g))
+    # (the reference code) earns full marks; a lab whose stub is a whole
+    # kernel (EVERY_OTHER_LAB) is graded on every other lab.
+    others = [LABS[(LABS.index(lab) + 1) % len(LABS)]]
+    if lab in EVERY_OTHER_LAB:
+        others = [o for o in LABS if o != lab]
+    for other in others:
+        g = graded(t, other, out)
+        t.check(g.score == g.max_score,
+                f'the {lab} handout scores {g.score}/{g.max_score} on lab {other}' + report(g))
 
 
 def test_handout_bootmem(t):
@@ -153,6 +160,10 @@ def test_handout_uninit(t):
 
 def test_handout_offline(t):
     _handout(t, 'offline')
+
+
+def test_handout_smp(t):
+    _handout(t, 'smp')
 
 
 # --- mutants ---------------------------------------------------------------------------
@@ -265,6 +276,10 @@ def test_reference_and_mutants_uninit(t):
 
 def test_reference_and_mutants_offline(t):
     _reference_and_mutants(t, 'offline')
+
+
+def test_reference_and_mutants_smp(t):
+    _reference_and_mutants(t, 'smp')
 
 
 # --- bad submissions (lab buddy) -------------------------------------------------------
