@@ -140,6 +140,19 @@ unsigned long deferred_defer_boot_ranges(unsigned int boot_node,
 
 /* ---- handing chunks over -------------------------------------------------- */
 
+/*
+ * Hand frames [s, e) of a chunk taken off the ranges to the heap. The
+ * frame table's sections of a pending chunk may not be ready yet (they
+ * read the shared zero section: mm/frametable.c), and init_heap_pages()
+ * writes their entries, so this hart makes them ready first. Takes no
+ * lock of its own; init_heap_pages() takes each run's node lock.
+ */
+static void hand_over(mfn_t s, mfn_t e)
+{
+    frametable_make_ready(s, e);
+    init_heap_pages(s, e - s);
+}
+
 /* LAB smp: BEGIN SOLUTION */
 /* Take the next chunk of node dn's ranges: [*s, *e). Node lock held. */
 static bool take_chunk(struct deferred_node *dn, mfn_t *s, mfn_t *e)
@@ -176,8 +189,7 @@ bool deferred_init_chunk(unsigned int node)
     mm_hook_unlock(node);
     if (!took)
         return false;
-    frametable_make_ready(s, e); /* the chunk's entries: zeroed on this hart */
-    init_heap_pages(s, e - s);
+    hand_over(s, e);
     mm_hook_lock(node);
     __atomic_store_n(&dn->nr_busy, dn->nr_busy - (e - s), __ATOMIC_RELEASE);
     mm_hook_unlock(node);
@@ -203,6 +215,7 @@ bool deferred_grow(unsigned int node)
 bool deferred_init_chunk(unsigned int node)
 {
     lab_not_implemented_heap_whole("smp");
+    (void)hand_over;
     return false;
 }
 

@@ -210,17 +210,25 @@ static mfn_t alloc_from_node(unsigned int node, unsigned int order,
 /*
  * alloc_from_node(), growing the node while deferred init still has some
  * of its frames: a chunk handed over (mm/deferred.c), then try again.
+ *
+ * Whether the node still had frames on the way is read before each look,
+ * not after it: another hart's last chunk can land between a look that
+ * found nothing and deferred_grow(), which then has nothing to take or
+ * wait for and says false. The next round sees nothing pending and takes
+ * one last look, so that chunk is found. A node with nothing pending is
+ * looked at once, as before deferred init.
  */
 static mfn_t alloc_or_grow(unsigned int node, unsigned int order,
                            unsigned int max_zone, struct scrub_todo *todo)
 {
-    mfn_t mfn;
+    for (;;) {
+        bool on_the_way = deferred_pending_pages(node) != 0;
+        mfn_t mfn = alloc_from_node(node, order, max_zone, todo);
 
-    while ((mfn = alloc_from_node(node, order, max_zone, todo)) ==
-               INVALID_MFN &&
-           deferred_grow(node))
-        ;
-    return mfn;
+        if (mfn != INVALID_MFN || !on_the_way)
+            return mfn;
+        (void)deferred_grow(node); /* a chunk in, or the last ones landed */
+    }
 }
 
 /* The NUMA fallback: the other nodes, nearest first (mm/numa.c). */
