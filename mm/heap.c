@@ -214,9 +214,9 @@ static mfn_t alloc_from_node(unsigned int node, unsigned int order,
  * Whether the node still had frames on the way is read before each look,
  * not after it: another hart's last chunk can land between a look that
  * found nothing and deferred_grow(), which then has nothing to take or
- * wait for and says false. The next round sees nothing pending and takes
- * one last look, so that chunk is found. A node with nothing pending is
- * looked at once, as before deferred init.
+ * wait for and says false. So when grow says false after a look that
+ * began with frames on the way, one last look finds what landed. A node
+ * with nothing pending is looked at once, as before deferred init.
  */
 static mfn_t alloc_or_grow(unsigned int node, unsigned int order,
                            unsigned int max_zone, struct scrub_todo *todo)
@@ -227,7 +227,8 @@ static mfn_t alloc_or_grow(unsigned int node, unsigned int order,
 
         if (mfn != INVALID_MFN || !on_the_way)
             return mfn;
-        (void)deferred_grow(node); /* a chunk in, or the last ones landed */
+        if (!deferred_grow(node)) /* nothing left: what landed is in */
+            return alloc_from_node(node, order, max_zone, todo);
     }
 }
 

@@ -203,10 +203,11 @@ class Session:
             return self.run_gdb(c)
         p = Proc(c.text, self.top, self.env)
         if c.console:
-            for line in c.typed + ['halt']:
-                seen = p.text.count(PROMPT)
-                if not p.wait_for(lambda t: t.count(PROMPT) > seen or
-                                  (seen == 0 and PROMPT in t), COMMAND_TIMEOUT):
+            # One prompt per line typed: line n goes in once the n-th prompt
+            # is out. (Counting the prompts seen after typing, instead, could
+            # count the answer's own prompt already and then wait for ever.)
+            for n, line in enumerate(c.typed + ['halt'], start=1):
+                if not p.wait_for(lambda t: t.count(PROMPT) >= n, COMMAND_TIMEOUT):
                     break
                 p.type(line)
         else:
