@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "tests/host/lib/deferred_sim.h"
 #include "tests/host/lib/harness.h"
 #include "tests/host/lib/sim.h"
 
@@ -35,68 +36,6 @@ static const struct sim_machine two_nodes = {
 #define EAGER 0x1000UL
 
 /*
- * Boot `m` with deferred init, as the kernel does: everything past EAGER
- * frames is pending, and the frame-table sections that hold only pending
- * frames stay not ready (read-only zero) until their chunk is handed over.
- */
-static unsigned long boot_deferred(const struct sim_machine *m)
-{
-    unsigned long n, waiting;
-
-    sim_frametable_mode(false, true);
-    sim_boot(m);
-    sim_frametable_mode(false, false);
-    frametable_boot_may_wait();
-    n = deferred_defer_boot_ranges(m->boot_node, EAGER);
-    frametable_boot_ready(&waiting);
-    end_boot_allocator();
-    return n;
-}
-
-/*
- * Free pages per node and zone. (The free blocks differ from eager init's
- * in one place: a node heap's structures are carved from the first range
- * freed on the node, which is a chunk here and the whole range there;
- * heap_check() checks that every block is merged as far as it can be.)
- */
-struct heap_shape {
-    unsigned long free[MAX_NUMNODES][NR_ZONES];
-};
-
-static void take_shape(struct heap_shape *sh)
-{
-    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
-        for (unsigned int zone = 0; zone < NR_ZONES; zone++)
-            sh->free[node][zone] = heap_free_pages_in(node, zone);
-}
-
-static void eager_shape(const struct sim_machine *m, struct heap_shape *sh)
-{
-    sim_boot_and_end(m);
-    take_shape(sh);
-}
-
-static unsigned long shape_node_free(const struct heap_shape *sh,
-                                     unsigned int node)
-{
-    unsigned long n = 0;
-
-    for (unsigned int zone = 0; zone < NR_ZONES; zone++)
-        n += sh->free[node][zone];
-    return n;
-}
-
-static void expect_same_shape(const struct heap_shape *a,
-                              const struct heap_shape *b)
-{
-    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
-        for (unsigned int zone = 0; zone < NR_ZONES; zone++)
-            EXPECT(a->free[node][zone] == b->free[node][zone],
-                   "node %u zone %u: %lu free pages, eager init has %lu", node,
-                   zone, a->free[node][zone], b->free[node][zone]);
-}
-
-/*
  * Expect: after boot only EAGER frames of node 0 are in the heap (minus
  * node 0's carved structures); every other free frame is pending,
  * uninitialised, and counted per node; node 1 has no heap yet;
@@ -105,7 +44,7 @@ static void expect_same_shape(const struct heap_shape *a,
  */
 TEST(pending_frames_are_uninitialised_and_counted)
 {
-    unsigned long deferred = boot_deferred(&two_nodes);
+    unsigned long deferred = sim_boot_deferred(&two_nodes, EAGER, true);
     unsigned long node1 = 0x10000 - sim_frametable_pages();
 
     EXPECT_EQ(deferred, (0x10000 - EAGER) + node1);
@@ -137,8 +76,8 @@ TEST(settled_heap_equals_eager)
     struct heap_shape eager, deferred;
     unsigned long chunks = 0;
 
-    eager_shape(&two_nodes, &eager);
-    boot_deferred(&two_nodes);
+    heap_shape_eager(&two_nodes, &eager);
+    sim_boot_deferred(&two_nodes, EAGER, true);
     while (deferred_init_chunk(1))
         chunks++;
     EXPECT_EQ(deferred_pending_pages(1), 0);
@@ -147,8 +86,8 @@ TEST(settled_heap_equals_eager)
     EXPECT_EQ(chunks, 16); /* 0x10000 frames less the table: 16 chunks */
     EXPECT_EQ(deferred_total_pending(), 0);
     EXPECT(!deferred_init_chunk(0), "a chunk handed over after settling");
-    take_shape(&deferred);
-    expect_same_shape(&deferred, &eager);
+    heap_shape_take(&deferred);
+    heap_shape_expect_same(&deferred, &eager);
     EXPECT_EQ(heap_check(), 0);
 }
 
@@ -170,13 +109,13 @@ TEST(settled_heap_equals_eager_ram_at_mfn0)
     };
     struct heap_shape eager, deferred;
 
-    eager_shape(&m, &eager);
-    boot_deferred(&m);
+    heap_shape_eager(&m, &eager);
+    sim_boot_deferred(&m, EAGER, true);
     EXPECT_NE(deferred_pending_pages(1), 0);
     deferred_run_node(0);
     deferred_run_node(1);
-    take_shape(&deferred);
-    expect_same_shape(&deferred, &eager);
+    heap_shape_take(&deferred);
+    heap_shape_expect_same(&deferred, &eager);
     EXPECT(!page_state_is(mfn_to_page(0), PAGE_STATE_FREE), "MFN 0 is free");
     EXPECT_EQ(heap_check(), 0);
 }
@@ -192,7 +131,7 @@ TEST(allocation_grows_its_node_before_fallback)
     unsigned long before;
     mfn_t mfn, big;
 
-    boot_deferred(&two_nodes);
+    sim_boot_deferred(&two_nodes, EAGER, true);
     before = deferred_pending_pages(1);
     sim_set_this_node(1);
     mfn = alloc_heap_pages(0, 0, NUMA_NO_NODE, 0);
@@ -230,11 +169,11 @@ TEST(allocations_drain_every_pending_frame)
     struct heap_shape eager;
     unsigned long got = 0;
 
-    eager_shape(&m, &eager);
-    boot_deferred(&m);
+    heap_shape_eager(&m, &eager);
+    sim_boot_deferred(&m, EAGER, true);
     while (alloc_heap_pages(0, 0, NUMA_NO_NODE, 0) != INVALID_MFN)
         got++;
-    EXPECT_EQ(got, shape_node_free(&eager, 0));
+    EXPECT_EQ(got, heap_shape_node_free(&eager, 0));
     EXPECT_EQ(deferred_total_pending(), 0);
     EXPECT_EQ(heap_check(), 0);
 }
@@ -243,80 +182,31 @@ TEST(allocations_drain_every_pending_frame)
 
 #define NR_ALLOCATORS 4
 #define OPS_PER_ALLOCATOR 20000
-#define HELD_MAX 64
-
-struct allocator_arg {
-    unsigned int node;      /* the node this "hart" sits on */
-    bool exact;             /* ALLOC_EXACT_NODE allocations */
-    uint64_t seed;          /* its random stream */
-    unsigned long failures; /* allocations that failed (expected: none) */
-    unsigned long off_node; /* exact allocations from another node */
-};
-
-static void *allocator_main(void *p)
-{
-    struct allocator_arg *a = p;
-    mfn_t held[HELD_MAX];
-    unsigned int order[HELD_MAX], n = 0;
-    uint64_t x = a->seed | 1;
-
-    sim_set_this_node(a->node);
-    for (int i = 0; i < OPS_PER_ALLOCATOR; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        if (n < HELD_MAX && (x % 3 || n == 0)) {
-            order[n] = (unsigned int)(x >> 8) % 4;
-            held[n] = alloc_heap_pages(order[n], 0, a->node,
-                                       a->exact ? ALLOC_EXACT_NODE : 0);
-            if (held[n] == INVALID_MFN)
-                a->failures++;
-            else
-                a->off_node += a->exact && sim_node_of(held[n]) != a->node,
-                    n++;
-        } else {
-            unsigned int k = (unsigned int)(x >> 16) % n;
-
-            free_heap_pages(held[k], order[k]);
-            held[k] = held[--n];
-            order[k] = order[n];
-        }
-    }
-    while (n--)
-        free_heap_pages(held[n], order[n]);
-    return NULL;
-}
-
-static void *worker_main(void *p)
-{
-    unsigned int node = *(unsigned int *)p;
-
-    sim_set_this_node(node);
-    deferred_run_node(node);
-    return NULL;
-}
 
 /*
  * Two workers per node hand over chunks while four allocators (two per
  * node, exact and not) allocate and free.
  * Expect: no allocation fails or leaves its node when it asked for it
  * exactly; once everyone is done nothing is pending, the heap is eager
- * init's (free pages per node and zone), and every RAM frame outside the frame table went
- * through init_heap_pages() exactly once.
+ * init's (free pages per node and zone), and every RAM frame outside the frame
+ * table went through init_heap_pages() exactly once.
  */
 TEST(workers_race_with_allocations)
 {
     static unsigned int worker_node[4] = {0, 0, 1, 1};
-    struct allocator_arg a[NR_ALLOCATORS];
+    struct sim_allocator a[NR_ALLOCATORS];
     pthread_t w[4], t[NR_ALLOCATORS];
     struct heap_shape eager, deferred;
 
-    eager_shape(&two_nodes, &eager);
-    boot_deferred(&two_nodes);
+    heap_shape_eager(&two_nodes, &eager);
+    sim_boot_deferred(&two_nodes, EAGER, true);
     for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
-        a[i] = (struct allocator_arg){i % 2, i >= 2, test_seed() + i, 0, 0};
-        pthread_create(&t[i], NULL, allocator_main, &a[i]);
+        a[i] = (struct sim_allocator){
+            i % 2, i >= 2, 3, OPS_PER_ALLOCATOR, test_seed() + i, 0, 0};
+        pthread_create(&t[i], NULL, sim_allocator_main, &a[i]);
     }
     for (unsigned int i = 0; i < 4; i++)
-        pthread_create(&w[i], NULL, worker_main, &worker_node[i]);
+        pthread_create(&w[i], NULL, sim_worker_main, &worker_node[i]);
     for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
         pthread_join(t[i], NULL);
         EXPECT_EQ(a[i].failures, 0);
@@ -325,8 +215,8 @@ TEST(workers_race_with_allocations)
     for (unsigned int i = 0; i < 4; i++)
         pthread_join(w[i], NULL);
     EXPECT_EQ(deferred_total_pending(), 0);
-    take_shape(&deferred);
-    expect_same_shape(&deferred, &eager);
+    heap_shape_take(&deferred);
+    heap_shape_expect_same(&deferred, &eager);
     for (mfn_t m = sim_ram_first(); m < sim_frametable_mfn(); m++)
         if (mfn_to_page(m)->nr_inits != 1) {
             EXPECT(0, "frame 0x%lx went through init_heap_pages %u times", m,
@@ -338,9 +228,10 @@ TEST(workers_race_with_allocations)
 
 /* ---- an allocation that finds the node's last chunk on its way ----------- */
 
-static volatile int chunk_in_flight; /* the worker holds the node's last chunk */
-static int worker_locks;             /* node 1 lock takes by the worker */
-static volatile int worker_done;     /* its deferred_init_chunk() returned */
+static volatile int
+    chunk_in_flight;             /* the worker holds the node's last chunk */
+static int worker_locks;         /* node 1 lock takes by the worker */
+static volatile int worker_done; /* its deferred_init_chunk() returned */
 
 /*
  * On the worker's thread: its second take of node 1's lock is
@@ -384,7 +275,7 @@ TEST(allocation_waits_for_a_chunk_on_its_way)
     pthread_t w;
     mfn_t mfn;
 
-    boot_deferred(&m);
+    sim_boot_deferred(&m, EAGER, true);
     REQUIRE(deferred_pending_pages(1) <= DEFERRED_CHUNK_PAGES,
             "node 1 should be one chunk, has %lu pending pages",
             deferred_pending_pages(1));

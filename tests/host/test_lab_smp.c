@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "tests/host/lib/deferred_sim.h"
 #include "tests/host/lib/harness.h"
 #include "tests/host/lib/sim.h"
 
@@ -40,18 +41,6 @@ static const struct sim_machine two_nodes = {
     .banks = {{0x80000, 0x90000, 0}, {0x90000, 0xa0000, 1}},
 };
 
-/* Boot `m` with deferred init: every free frame past `eager` is pending. */
-static unsigned long boot_deferred(const struct sim_machine *m,
-                                   unsigned long eager)
-{
-    unsigned long n;
-
-    sim_boot(m);
-    n = deferred_defer_boot_ranges(m->boot_node, eager);
-    end_boot_allocator();
-    return n;
-}
-
 static bool uninitialised(mfn_t mfn)
 {
     const struct page_info *pg = mfn_to_page(mfn);
@@ -69,34 +58,6 @@ static unsigned long count_uninitialised(mfn_t s, mfn_t e)
     return n;
 }
 
-/* Free pages per node and zone: the settled heap must be eager init's. */
-struct heap_shape {
-    unsigned long free[MAX_NUMNODES][NR_ZONES];
-};
-
-static void take_shape(struct heap_shape *sh)
-{
-    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
-        for (unsigned int zone = 0; zone < NR_ZONES; zone++)
-            sh->free[node][zone] = heap_free_pages_in(node, zone);
-}
-
-static void eager_shape(const struct sim_machine *m, struct heap_shape *sh)
-{
-    sim_boot_and_end(m);
-    take_shape(sh);
-}
-
-static void expect_same_shape(const struct heap_shape *a,
-                              const struct heap_shape *b)
-{
-    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
-        for (unsigned int zone = 0; zone < NR_ZONES; zone++)
-            EXPECT(a->free[node][zone] == b->free[node][zone],
-                   "node %u zone %u: %lu free pages, eager init has %lu", node,
-                   zone, a->free[node][zone], b->free[node][zone]);
-}
-
 /*
  * two_nodes: one boot allocator range [0x80000, frame table) crosses from
  * node 0 into node 1.
@@ -107,7 +68,7 @@ static void expect_same_shape(const struct heap_shape *a,
  */
 TEST(lab_smp_boot_records_each_node_beyond_eager)
 {
-    unsigned long deferred = boot_deferred(&two_nodes, EAGER);
+    unsigned long deferred = sim_boot_deferred(&two_nodes, EAGER, false);
     unsigned long node1 = 0x10000 - sim_frametable_pages();
 
     EXPECT_EQ(deferred_pending_pages(0), 0x10000 - EAGER);
@@ -144,7 +105,7 @@ TEST(lab_smp_eager_part_spans_the_boot_nodes_ranges)
     };
     unsigned long node1;
 
-    boot_deferred(&m, EAGER);
+    sim_boot_deferred(&m, EAGER, false);
     node1 = 0x800 + 0xf000 - sim_frametable_pages();
     EXPECT_EQ(deferred_pending_pages(0), 0x10000);
     EXPECT_EQ(deferred_pending_pages(1), node1 - EAGER);
@@ -177,8 +138,8 @@ TEST(lab_smp_chunks_one_at_a_time)
     mfn_t s = 0x90800, end;
     unsigned int chunks = 0;
 
-    eager_shape(&m, &eager);
-    boot_deferred(&m, EAGER);
+    heap_shape_eager(&m, &eager);
+    sim_boot_deferred(&m, EAGER, false);
     end = sim_frametable_mfn();
     while (s < end) {
         mfn_t e = MIN(end, ALIGN_DOWN(s, (mfn_t)DEFERRED_CHUNK_PAGES) +
@@ -201,8 +162,8 @@ TEST(lab_smp_chunks_one_at_a_time)
     EXPECT_EQ(chunks, 16); /* 0x800, 14 whole ones, the rest below the table */
     deferred_run_node(0);
     EXPECT_EQ(deferred_total_pending(), 0);
-    take_shape(&deferred);
-    expect_same_shape(&deferred, &eager);
+    heap_shape_take(&deferred);
+    heap_shape_expect_same(&deferred, &eager);
     EXPECT_EQ(heap_check(), 0);
 }
 
@@ -242,7 +203,7 @@ TEST(lab_smp_a_chunk_takes_its_nodes_lock_only)
     unsigned long before;
     unsigned int total = 0;
 
-    boot_deferred(&two_nodes, EAGER);
+    sim_boot_deferred(&two_nodes, EAGER, false);
     watch_node = 1, watch_s = 0x90000, watch_e = sim_frametable_mfn();
     before = deferred_pending_pages(1);
     __builtin_memset(takes, 0, sizeof(takes));
@@ -287,7 +248,7 @@ TEST(lab_smp_grow_says_when_nothing_is_left)
     unsigned int grows = 0;
     bool more;
 
-    boot_deferred(&m, EAGER);
+    sim_boot_deferred(&m, EAGER, false);
     left = deferred_pending_pages(1);
     REQUIRE_NE(left, 0);
     while (grows < 8 && deferred_grow(1)) {
@@ -363,7 +324,7 @@ TEST(lab_smp_grow_waits_for_the_last_chunk)
         pthread_t w;
         mfn_t mfn;
 
-        boot_deferred(&m, EAGER);
+        sim_boot_deferred(&m, EAGER, false);
         REQUIRE(deferred_pending_pages(1) != 0 &&
                     deferred_pending_pages(1) <= DEFERRED_CHUNK_PAGES,
                 "node 1 should be one chunk, has %lu pending pages",
@@ -419,7 +380,7 @@ TEST(lab_smp_worker_goes_on_while_another_node_is_locked)
     bool waited = false;
     pthread_t w;
 
-    boot_deferred(&two_nodes, EAGER);
+    sim_boot_deferred(&two_nodes, EAGER, false);
     REQUIRE(deferred_pending_pages(1) != 0, "nothing of node 1 is pending");
     run_done = 0;
     mm_hook_lock(0);
@@ -440,55 +401,6 @@ TEST(lab_smp_worker_goes_on_while_another_node_is_locked)
 
 #define NR_ALLOCATORS 4
 #define OPS_PER_ALLOCATOR 20000
-#define HELD_MAX 64
-
-struct allocator_arg {
-    unsigned int node;      /* the node this "hart" sits on */
-    bool exact;             /* ALLOC_EXACT_NODE allocations */
-    uint64_t seed;          /* its random stream */
-    unsigned long failures; /* allocations that failed (expected: none) */
-    unsigned long off_node; /* exact allocations from another node */
-};
-
-static void *allocator_main(void *p)
-{
-    struct allocator_arg *a = p;
-    mfn_t held[HELD_MAX];
-    unsigned int order[HELD_MAX], n = 0;
-    uint64_t x = a->seed | 1;
-
-    sim_set_this_node(a->node);
-    for (int i = 0; i < OPS_PER_ALLOCATOR; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        if (n < HELD_MAX && (x % 3 || n == 0)) {
-            order[n] = (unsigned int)(x >> 8) % 5;
-            held[n] = alloc_heap_pages(order[n], 0, a->node,
-                                       a->exact ? ALLOC_EXACT_NODE : 0);
-            if (held[n] == INVALID_MFN)
-                a->failures++;
-            else
-                a->off_node += a->exact && sim_node_of(held[n]) != a->node, n++;
-        } else {
-            unsigned int k = (unsigned int)(x >> 16) % n;
-
-            free_heap_pages(held[k], order[k]);
-            held[k] = held[--n];
-            order[k] = order[n];
-        }
-    }
-    while (n--)
-        free_heap_pages(held[n], order[n]);
-    return NULL;
-}
-
-static void *worker_main(void *p)
-{
-    unsigned int node = *(unsigned int *)p;
-
-    sim_set_this_node(node);
-    deferred_run_node(node);
-    return NULL;
-}
 
 /*
  * two_nodes. Two workers per node hand over chunks while four allocators
@@ -502,20 +414,21 @@ static void *worker_main(void *p)
 TEST(lab_smp_workers_race_with_allocations)
 {
     static unsigned int worker_node[4] = {0, 0, 1, 1};
-    struct allocator_arg a[NR_ALLOCATORS];
+    struct sim_allocator a[NR_ALLOCATORS];
     pthread_t w[4], t[NR_ALLOCATORS];
     struct heap_shape eager, deferred;
 
-    eager_shape(&two_nodes, &eager);
-    boot_deferred(&two_nodes, EAGER);
+    heap_shape_eager(&two_nodes, &eager);
+    sim_boot_deferred(&two_nodes, EAGER, false);
     REQUIRE(!heap_node_exists(1) && deferred_pending_pages(1) != 0,
             "node 1 is in the heap at boot: nothing for the workers to do");
     for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
-        a[i] = (struct allocator_arg){i % 2, i >= 2, test_seed() + i, 0, 0};
-        pthread_create(&t[i], NULL, allocator_main, &a[i]);
+        a[i] = (struct sim_allocator){
+            i % 2, i >= 2, 4, OPS_PER_ALLOCATOR, test_seed() + i, 0, 0};
+        pthread_create(&t[i], NULL, sim_allocator_main, &a[i]);
     }
     for (unsigned int i = 0; i < 4; i++)
-        pthread_create(&w[i], NULL, worker_main, &worker_node[i]);
+        pthread_create(&w[i], NULL, sim_worker_main, &worker_node[i]);
     for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
         pthread_join(t[i], NULL);
         EXPECT_EQ(a[i].failures, 0);
@@ -537,7 +450,7 @@ TEST(lab_smp_workers_race_with_allocations)
                    mfn_to_page(m)->nr_inits);
             break;
         }
-    take_shape(&deferred);
-    expect_same_shape(&deferred, &eager);
+    heap_shape_take(&deferred);
+    heap_shape_expect_same(&deferred, &eager);
     EXPECT_EQ(heap_check(), 0);
 }

@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 
+#include "tests/host/lib/deferred_sim.h"
 #include "tests/host/lib/harness.h"
 #include "tests/host/lib/sim.h"
 
@@ -20,37 +21,6 @@
 #include "mm/page.h"
 
 #define EAGER 0x1000UL
-
-struct heap_shape {
-    unsigned long free[MAX_NUMNODES][NR_ZONES];
-};
-
-static void take_shape(struct heap_shape *sh)
-{
-    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
-        for (unsigned int zone = 0; zone < NR_ZONES; zone++)
-            sh->free[node][zone] = heap_free_pages_in(node, zone);
-}
-
-static void expect_same_shape(const struct heap_shape *a,
-                              const struct heap_shape *b)
-{
-    for (unsigned int node = 0; node < MAX_NUMNODES; node++)
-        for (unsigned int zone = 0; zone < NR_ZONES; zone++)
-            EXPECT(a->free[node][zone] == b->free[node][zone],
-                   "node %u zone %u: %lu free pages, eager init has %lu", node,
-                   zone, a->free[node][zone], b->free[node][zone]);
-}
-
-static unsigned long boot_deferred(const struct sim_machine *m)
-{
-    unsigned long n;
-
-    sim_boot(m);
-    n = deferred_defer_boot_ranges(m->boot_node, EAGER);
-    end_boot_allocator();
-    return n;
-}
 
 /*
  *   node 1 [0 ... 0x8000)  node 0 [0x8000 . res 0x9000-0x9100 . 0x10000)
@@ -81,8 +51,8 @@ TEST(hidden_smp_four_nodes_holes_and_reservations)
     unsigned long made, sum = 0;
 
     sim_boot_and_end(&m);
-    take_shape(&eager);
-    made = boot_deferred(&m);
+    heap_shape_take(&eager);
+    made = sim_boot_deferred(&m, EAGER, false);
     for (unsigned int node = 0; node < 4; node++)
         sum += deferred_pending_pages(node);
     EXPECT_EQ(sum, made);
@@ -94,7 +64,7 @@ TEST(hidden_smp_four_nodes_holes_and_reservations)
     for (unsigned int i = 0; i < 4; i++)
         deferred_run_node(order[i]);
     EXPECT_EQ(deferred_total_pending(), 0);
-    take_shape(&deferred);
+    heap_shape_take(&deferred);
     for (unsigned int node = 0; node < 4; node++) { /* (per node: zones hold
                                                        the carved frames) */
         unsigned long a = 0, b = 0;
@@ -131,8 +101,8 @@ TEST(hidden_smp_more_ranges_than_slots)
         m.reserved[i] =
             (struct sim_range){0x91000 + i * 0x1000, 0x91000 + i * 0x1000 + 1};
     sim_boot_and_end(&m);
-    take_shape(&eager);
-    made = boot_deferred(&m);
+    heap_shape_take(&eager);
+    made = sim_boot_deferred(&m, EAGER, false);
     pending0 = deferred_pending_pages(0);
     EXPECT_EQ(pending0, 0x10000 - EAGER);
     EXPECT_EQ(made, pending0 + deferred_pending_pages(1));
@@ -142,8 +112,8 @@ TEST(hidden_smp_more_ranges_than_slots)
     EXPECT_EQ(heap_check(), 0);
     deferred_run_node(1);
     deferred_run_node(0);
-    take_shape(&deferred);
-    expect_same_shape(&deferred, &eager);
+    heap_shape_take(&deferred);
+    heap_shape_expect_same(&deferred, &eager);
     EXPECT_EQ(heap_check(), 0);
 }
 
@@ -193,8 +163,8 @@ TEST(hidden_smp_many_harts_grow_one_node)
     unsigned long got = 0, want = 0;
 
     sim_boot_and_end(&m);
-    take_shape(&eager);
-    boot_deferred(&m);
+    heap_shape_take(&eager);
+    sim_boot_deferred(&m, EAGER, false);
     EXPECT(!heap_node_exists(1) && deferred_pending_pages(1) != 0,
            "node 1 is in the heap at boot: nothing to grow on demand");
     for (unsigned int i = 0; i < NR_HARTS; i++) {
@@ -219,7 +189,7 @@ TEST(hidden_smp_many_harts_grow_one_node)
         while (d[i].got)
             free_heap_pages(held[i][--d[i].got], 0);
     deferred_run_node(0);
-    take_shape(&deferred);
-    expect_same_shape(&deferred, &eager);
+    heap_shape_take(&deferred);
+    heap_shape_expect_same(&deferred, &eager);
     EXPECT_EQ(heap_check(), 0);
 }
