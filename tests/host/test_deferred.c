@@ -180,9 +180,6 @@ TEST(allocations_drain_every_pending_frame)
 
 /* ---- threads: workers racing with allocations ---------------------------- */
 
-#define NR_ALLOCATORS 4
-#define OPS_PER_ALLOCATOR 20000
-
 /*
  * Two workers per node hand over chunks while four allocators (two per
  * node, exact and not) allocate and free.
@@ -193,37 +190,7 @@ TEST(allocations_drain_every_pending_frame)
  */
 TEST(workers_race_with_allocations)
 {
-    static unsigned int worker_node[4] = {0, 0, 1, 1};
-    struct sim_allocator a[NR_ALLOCATORS];
-    pthread_t w[4], t[NR_ALLOCATORS];
-    struct heap_shape eager, deferred;
-
-    heap_shape_eager(&two_nodes, &eager);
-    sim_boot_deferred(&two_nodes, EAGER, true);
-    for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
-        a[i] = (struct sim_allocator){
-            i % 2, i >= 2, 3, OPS_PER_ALLOCATOR, test_seed() + i, 0, 0};
-        pthread_create(&t[i], NULL, sim_allocator_main, &a[i]);
-    }
-    for (unsigned int i = 0; i < 4; i++)
-        pthread_create(&w[i], NULL, sim_worker_main, &worker_node[i]);
-    for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
-        pthread_join(t[i], NULL);
-        EXPECT_EQ(a[i].failures, 0);
-        EXPECT_EQ(a[i].off_node, 0);
-    }
-    for (unsigned int i = 0; i < 4; i++)
-        pthread_join(w[i], NULL);
-    EXPECT_EQ(deferred_total_pending(), 0);
-    heap_shape_take(&deferred);
-    heap_shape_expect_same(&deferred, &eager);
-    for (mfn_t m = sim_ram_first(); m < sim_frametable_mfn(); m++)
-        if (mfn_to_page(m)->nr_inits != 1) {
-            EXPECT(0, "frame 0x%lx went through init_heap_pages %u times", m,
-                   mfn_to_page(m)->nr_inits);
-            break;
-        }
-    EXPECT_EQ(heap_check(), 0);
+    sim_race_workers_with_allocators(&two_nodes, EAGER, true, 3);
 }
 
 /* ---- an allocation that finds the node's last chunk on its way ----------- */

@@ -399,9 +399,6 @@ TEST(lab_smp_worker_goes_on_while_another_node_is_locked)
     EXPECT_EQ(heap_check(), 0);
 }
 
-#define NR_ALLOCATORS 4
-#define OPS_PER_ALLOCATOR 20000
-
 /*
  * two_nodes. Two workers per node hand over chunks while four allocators
  * (two per node, exact and not) allocate and free, orders 0-4.
@@ -413,44 +410,5 @@ TEST(lab_smp_worker_goes_on_while_another_node_is_locked)
  */
 TEST(lab_smp_workers_race_with_allocations)
 {
-    static unsigned int worker_node[4] = {0, 0, 1, 1};
-    struct sim_allocator a[NR_ALLOCATORS];
-    pthread_t w[4], t[NR_ALLOCATORS];
-    struct heap_shape eager, deferred;
-
-    heap_shape_eager(&two_nodes, &eager);
-    sim_boot_deferred(&two_nodes, EAGER, false);
-    REQUIRE(!heap_node_exists(1) && deferred_pending_pages(1) != 0,
-            "node 1 is in the heap at boot: nothing for the workers to do");
-    for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
-        a[i] = (struct sim_allocator){
-            i % 2, i >= 2, 4, OPS_PER_ALLOCATOR, test_seed() + i, 0, 0};
-        pthread_create(&t[i], NULL, sim_allocator_main, &a[i]);
-    }
-    for (unsigned int i = 0; i < 4; i++)
-        pthread_create(&w[i], NULL, sim_worker_main, &worker_node[i]);
-    for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
-        pthread_join(t[i], NULL);
-        EXPECT_EQ(a[i].failures, 0);
-        EXPECT_EQ(a[i].off_node, 0);
-    }
-    for (unsigned int i = 0; i < 4; i++)
-        pthread_join(w[i], NULL);
-    EXPECT_EQ(deferred_total_pending(), 0);
-    for (unsigned int node = 0; node < 2; node++) {
-        unsigned long acq, spins;
-
-        sim_lock_stats(node, &acq, &spins);
-        DIAG("node %u lock: %lu takes, %lu failed tries (%.2f per take)", node,
-             acq, spins, acq ? (double)spins / (double)acq : 0.0);
-    }
-    for (mfn_t m = sim_ram_first(); m < sim_frametable_mfn(); m++)
-        if (mfn_to_page(m)->nr_inits != 1) {
-            EXPECT(0, "frame 0x%lx went through init_heap_pages %u times", m,
-                   mfn_to_page(m)->nr_inits);
-            break;
-        }
-    heap_shape_take(&deferred);
-    heap_shape_expect_same(&deferred, &eager);
-    EXPECT_EQ(heap_check(), 0);
+    sim_race_workers_with_allocators(&two_nodes, EAGER, false, 4);
 }

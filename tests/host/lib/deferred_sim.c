@@ -4,6 +4,8 @@
  */
 #include "tests/host/lib/deferred_sim.h"
 
+#include <pthread.h>
+
 #include "tests/host/lib/harness.h"
 
 #include "mm/bootmem.h"
@@ -107,4 +109,54 @@ void *sim_worker_main(void *p)
     sim_set_this_node(node);
     deferred_run_node(node);
     return NULL;
+}
+
+#define NR_ALLOCATORS 4
+#define NR_WORKERS 4
+#define OPS_PER_ALLOCATOR 20000
+
+void sim_race_workers_with_allocators(const struct sim_machine *m,
+                                      unsigned long eager, bool lazy_sections,
+                                      unsigned int max_order)
+{
+    static unsigned int worker_node[NR_WORKERS] = {0, 0, 1, 1};
+    struct sim_allocator a[NR_ALLOCATORS];
+    pthread_t w[NR_WORKERS], t[NR_ALLOCATORS];
+    struct heap_shape eager_heap, deferred;
+
+    heap_shape_eager(m, &eager_heap);
+    sim_boot_deferred(m, eager, lazy_sections);
+    REQUIRE(!heap_node_exists(1) && deferred_pending_pages(1) != 0,
+            "node 1 is in the heap at boot: nothing for the workers to do");
+    for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
+        a[i] = (struct sim_allocator){
+            i % 2, i >= 2, max_order, OPS_PER_ALLOCATOR, test_seed() + i, 0, 0};
+        pthread_create(&t[i], NULL, sim_allocator_main, &a[i]);
+    }
+    for (unsigned int i = 0; i < NR_WORKERS; i++)
+        pthread_create(&w[i], NULL, sim_worker_main, &worker_node[i]);
+    for (unsigned int i = 0; i < NR_ALLOCATORS; i++) {
+        pthread_join(t[i], NULL);
+        EXPECT_EQ(a[i].failures, 0);
+        EXPECT_EQ(a[i].off_node, 0);
+    }
+    for (unsigned int i = 0; i < NR_WORKERS; i++)
+        pthread_join(w[i], NULL);
+    EXPECT_EQ(deferred_total_pending(), 0);
+    for (unsigned int node = 0; node < 2; node++) {
+        unsigned long acq, spins;
+
+        sim_lock_stats(node, &acq, &spins);
+        DIAG("node %u lock: %lu takes, %lu failed tries (%.2f per take)", node,
+             acq, spins, acq ? (double)spins / (double)acq : 0.0);
+    }
+    for (mfn_t f = sim_ram_first(); f < sim_frametable_mfn(); f++)
+        if (mfn_to_page(f)->nr_inits != 1) {
+            EXPECT(0, "frame 0x%lx went through init_heap_pages %u times", f,
+                   mfn_to_page(f)->nr_inits);
+            break;
+        }
+    heap_shape_take(&deferred);
+    heap_shape_expect_same(&deferred, &eager_heap);
+    EXPECT_EQ(heap_check(), 0);
 }

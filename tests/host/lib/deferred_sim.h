@@ -63,4 +63,20 @@ void *sim_allocator_main(void *p);
 /* A worker "hart": deferred_run_node(*(unsigned int *)p) on that node. */
 void *sim_worker_main(void *p);
 
+/*
+ * The race of the deferred-init tests, on a machine of two nodes (m):
+ * boot it deferred (eager, lazy_sections as sim_boot_deferred()), then
+ * two worker threads per node hand over chunks while four allocators
+ * (two per node, one of them exact) run 20000 operations each, orders 0
+ * to max_order.
+ * Expect: no allocation fails, no exact one leaves its node; once all are
+ * done nothing is pending, every frame below the frame table went through
+ * init_heap_pages() exactly once, the heap is eager init's, heap_check()
+ * is clean. Each node lock's takes and failed tries are printed: they
+ * depend on timing, so they are not checked.
+ */
+void sim_race_workers_with_allocators(const struct sim_machine *m,
+                                      unsigned long eager, bool lazy_sections,
+                                      unsigned int max_order);
+
 #endif /* TESTS_HOST_DEFERRED_SIM_H */
