@@ -9,6 +9,7 @@ and 4-node KTAP runs of suite `deferred` are in test_ktest.py."""
 
 import re
 
+import bootcheck
 from test_monitor import monitor_append, output_of, sections
 
 PENDING_RE = re.compile(r'^deferred: node (\d+): (\d+) pages pending')
@@ -42,21 +43,34 @@ def node_pending(lines):
 
 
 def test_hold_grows_on_demand_then_settles(t):
+    # The boot hart's node (either: the firmware picks the boot hart) has
+    # its eager part in the heap; the other has nothing but pending frames.
     r, secs = boot_script(t, 'hold', 'deferred_init=hold', [
-        'heap', 'alloc 0 node 1 exact', 'heap node 1', 'settle', 'heap', 'check'])
+        'heap', 'alloc 0 node 0 exact', 'heap node 0', 'alloc 0 node 1 exact',
+        'heap node 1', 'settle', 'heap', 'check'])
+    boot = bootcheck.parse(r.console)
+    home = next((n for n, harts in boot['harts'].items() if boot['boot_hart'] in harts), None)
+    t.require(home in (0, 1), f'no node for boot hart {boot["boot_hart"]}: {boot["harts"]}')
     at_boot = {int(m.group(1)): int(m.group(2))
                for m in map(PENDING_RE.match, r.console.splitlines()) if m}
     t.require(set(at_boot) == {0, 1}, f'boot printed pending lines for {at_boot}, '
               'want nodes 0 and 1')
     before = node_pending(output_of(t, secs, 'heap'))
     t.check(before == at_boot, f'`heap` shows pending {before}, boot printed {at_boot}')
-    alloc = [m for m in map(ALLOC_RE.match, output_of(t, secs, 'alloc 0 node 1 exact')) if m]
-    t.check(alloc and alloc[0].group(1) == '1', f'`alloc 0 node 1 exact` did not come '
-            f'from node 1: {output_of(t, secs, "alloc 0 node 1 exact")}')
-    grown = node_pending(output_of(t, secs, 'heap node 1')).get(1, 0)
-    t.check(0 < at_boot[1] - grown <= CHUNK,
-            f'node 1 should grow by one chunk (at most {CHUNK} pages) on demand: '
-            f'pending {at_boot[1]} -> {grown}')
+    for node in (0, 1):
+        cmd = f'alloc 0 node {node} exact'
+        alloc = [m for m in map(ALLOC_RE.match, output_of(t, secs, cmd)) if m]
+        t.check(alloc and alloc[0].group(1) == str(node),
+                f'`{cmd}` did not come from node {node}: {output_of(t, secs, cmd)}')
+        now = node_pending(output_of(t, secs, f'heap node {node}')).get(node, 0)
+        if node == home:
+            t.check(now == at_boot[node],
+                    f'node {node} (the boot hart\'s, with free frames) should not grow '
+                    f'for one frame: pending {at_boot[node]} -> {now}')
+        else:
+            t.check(0 < at_boot[node] - now <= CHUNK,
+                    f'node {node} (no heap yet) should grow by one chunk (at most '
+                    f'{CHUNK} pages) on demand: pending {at_boot[node]} -> {now}')
     settle = [m for m in map(SETTLE_RE.match, output_of(t, secs, 'settle')) if m]
     t.require(settle, f'no settle line: {output_of(t, secs, "settle")}')
     t.check(int(settle[0].group(1)) == sum(at_boot.values()),
