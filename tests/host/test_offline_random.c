@@ -120,10 +120,15 @@ static void step_online(void)
     int err = online_page(mfn);
 
     if (was_broken) {
-        unsigned int st = page_state(mfn_to_page(mfn));
+        const struct page_info *pg = mfn_to_page(mfn);
+        unsigned int st = page_state(pg);
 
+        /* Broken for good: broken, in use until freed, or uninitialised
+         * and still asked to be parked when init_heap_pages() meets it. */
         EXPECT_EQ(err, -EIO);
-        EXPECT(st == PAGE_STATE_BROKEN || st == PAGE_STATE_OFFLINING,
+        EXPECT(st == PAGE_STATE_BROKEN || st == PAGE_STATE_OFFLINING ||
+                   (st == PAGE_STATE_UNINITIALISED &&
+                    page_has_flag(pg, PGC_OFFLINE_ASKED)),
                "broken frame 0x%lx came back as %s", mfn, page_state_name(st));
     } else {
         EXPECT(err == 0 || err == -EFAULT || err == -EBUSY,

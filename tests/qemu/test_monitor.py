@@ -222,6 +222,10 @@ def alloc_free_roundtrip(t, topology, allocs):
     Returns [(mfn, order, node)] of the blocks allocated."""
     s = Session(t, topology)
     try:
+        # An interactive console does not settle first (a script does):
+        # wait until deferred init has handed everything over, or the
+        # workers would grow the heap between the two counts.
+        s.type(b'settle\r')
         before, _ = heap_counts(s.type(b'heap\r'))
         blocks = []
         for a in allocs:
