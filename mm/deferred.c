@@ -33,8 +33,9 @@
  *
  * Locking: node n's pending ranges and counters are guarded by node n's
  * heap lock, like the rest of its heap. Taking a chunk off the ranges,
- * handing it over (init_heap_pages(), which takes the lock itself) and
- * counting it in are three short holds of that one lock, never two locks.
+ * handing it over (hand_over(), whose init_heap_pages() takes the lock
+ * itself) and counting it in are three short holds of that one lock,
+ * never two locks.
  * While a chunk is on its way it is counted in nr_busy, so "nothing of
  * node n is left" (deferred_pending_pages() == 0) means every frame is in
  * the heap. The counters are read without the lock with atomic loads,
