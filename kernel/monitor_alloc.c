@@ -49,14 +49,23 @@ static void held_init(void)
     held_ready = true;
 }
 
-/* The slot of the block at mfn (live or freed), or NULL. */
+/*
+ * The slot of the block at mfn, or NULL: the live one if there is one (the
+ * heap can hand the same frame out again after a `free`), else a freed one.
+ */
 static struct held_block *held_find(mfn_t mfn)
 {
+    struct held_block *freed = NULL;
+
     held_init();
-    for (size_t i = 0; i < HELD_MAX; i++)
-        if (held[i].mfn == mfn)
+    for (size_t i = 0; i < HELD_MAX; i++) {
+        if (held[i].mfn != mfn)
+            continue;
+        if (held[i].live)
             return &held[i];
-    return NULL;
+        freed = freed ? freed : &held[i];
+    }
+    return freed;
 }
 
 /* A slot for a new block: unused or freed. NULL when all are live. */
@@ -153,6 +162,8 @@ unsigned int monitor_cmd_alloc(int argc, char **argv)
         printk("\n");
         return EXIT_PASS;
     }
+    if (held_find(mfn)) /* a freed entry of the same frame: take it over */
+        slot = held_find(mfn);
     *slot = (struct held_block){.mfn = mfn, .order = r.order, .live = true};
     printk("alloc: order %u -> [0x%lx, 0x%lx) node %u zone %u\n", r.order, mfn,
            mfn + ((mfn_t)1 << r.order), block_node(mfn), mfn_zone(mfn));
@@ -186,6 +197,25 @@ static bool free_allowed(const struct held_block *b, mfn_t mfn,
     return true;
 }
 
+/*
+ * Frames of the block that were offlining leave service when it is freed
+ * (mm/offline.c) instead of going back: say how many, so that `free` does
+ * not seem to have lost them.
+ */
+static void print_left_service(mfn_t mfn, unsigned int order)
+{
+    unsigned long out = 0;
+
+    for (mfn_t m = mfn; m < mfn + (1UL << order); m++)
+        if (page_state_is(mfn_to_page(m), PAGE_STATE_OFFLINED) ||
+            page_state_is(mfn_to_page(m), PAGE_STATE_BROKEN))
+            out++;
+    if (out)
+        printk("free: %lu of its frames were offlining: out of service now "
+               "(offlined or broken), not free\n",
+               out);
+}
+
 unsigned int monitor_cmd_free(int argc, char **argv)
 {
     unsigned long mfn, order;
@@ -207,6 +237,7 @@ unsigned int monitor_cmd_free(int argc, char **argv)
            "pages free\n",
            mfn, mfn + (1UL << order), node, mfn_zone(mfn), node,
            heap_free_pages_node(node));
+    print_left_service(mfn, (unsigned int)order);
     return EXIT_PASS;
 }
 

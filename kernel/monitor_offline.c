@@ -61,7 +61,7 @@ static void print_state(const char *cmd, mfn_t mfn)
 
     if (query_page_offline(mfn, &status) != 0)
         return;
-    /* The scrub state ("(needs scrub)") is printed here too, when set. */
+    /* A free frame not zeroed yet reads "free (needs scrub)". */
     printk("%s: frame 0x%lx is %s\n", cmd, mfn, offline_status_text(status));
 }
 

@@ -416,6 +416,9 @@ const char *offline_status_text(uint64_t status)
                       : "uninitialised (to be offlined)";
     if (state == PAGE_STATE_OFFLINING && broken)
         return "offlining (broken)";
+    /* Only a free frame's flag matters: an offlined one is out of service. */
+    if (state == PAGE_STATE_FREE && (status & PGC_NEED_SCRUB))
+        return "free (needs scrub)";
     return page_state_name(state);
 }
 

@@ -45,7 +45,8 @@ int query_page_offline(mfn_t mfn, uint64_t *status);
 
 /*
  * What a query says, in the monitor's words: "free", "offlining",
- * "offlining (broken)", "uninitialised (to be offlined)", ...
+ * "offlining (broken)", "uninitialised (to be offlined)", "free (needs
+ * scrub)" (a free frame that may still hold its last owner's data), ...
  */
 const char *offline_status_text(uint64_t status);
 

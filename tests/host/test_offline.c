@@ -21,6 +21,7 @@
 #include "mm/node_heap.h"
 #include "mm/offline.h"
 #include "mm/page.h"
+#include "mm/scrub.h"
 
 /*
  *   node 0: [0x80000 ... 0x80400)  hole  [0x81000 ....... 0x81100)
@@ -345,7 +346,33 @@ TEST(offline_status_words)
     EXPECT_EQ(query_page_offline(BLOCK + 1, &st), 0);
     EXPECT_STR(offline_status_text(st), "offlined");
     EXPECT_EQ(query_page_offline(BLOCK + 2, &st), 0);
-    EXPECT_STR(offline_status_text(st), "free");
+    EXPECT_STR(offline_status_text(st),
+               scrub_get_policy() == SCRUB_OFF ? "free" : "free (needs scrub)");
     EXPECT_EQ(offline_page(BLOCK + 2, true), 0);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+/* Expect: a free frame says whether it still needs a scrub, and only it. */
+TEST(offline_status_words_scrub)
+{
+    uint64_t st = 0;
+    mfn_t b;
+
+    scrub_set_policy(SCRUB_OFF); /* boot's frames are clean: only b is not */
+    sim_boot(&two_banks);
+    end_boot_allocator();
+    scrub_set_policy(SCRUB_IDLE);
+    b = alloc_heap_pages(0, 0, 0, ALLOC_EXACT_NODE);
+    EXPECT_EQ(query_page_offline(b, &st), 0);
+    EXPECT_STR(offline_status_text(st), "inuse");
+    free_heap_pages(b, 0); /* its owner's data is still in it */
+    EXPECT_EQ(query_page_offline(b, &st), 0);
+    EXPECT_STR(offline_status_text(st), "free (needs scrub)");
+    EXPECT_EQ(offline_page(b, false), 0);
+    EXPECT_EQ(query_page_offline(b, &st), 0);
+    EXPECT_STR(offline_status_text(st), "offlined");
+    EXPECT_EQ(online_page(b), 0); /* back through the free path: dirty */
+    EXPECT_EQ(query_page_offline(b, &st), 0);
+    EXPECT_STR(offline_status_text(st), "free (needs scrub)");
     EXPECT_EQ(heap_check(), 0);
 }

@@ -172,14 +172,15 @@ class Session:
     picks the boot hart at random, so a 2node heap differs a little from
     boot to boot and no fixed script could name the frame."""
 
-    def __init__(self, t, topology):
+    def __init__(self, t, topology, append=''):
         import pty
         self.t = t
         run_py = os.path.join(TOP, 'tools', 'numbat_run.py')
+        extra = ['--append', append] if append else []
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
             os.execv(sys.executable, [sys.executable, run_py, '--interactive',
-                                      '--topology', topology, t.kernel])
+                                      '--topology', topology] + extra + [t.kernel])
         self.seen = b''
         t.require(self.wait_for(b'numbat> ', 0, 30), 'no `numbat>` prompt: '
                   + self.seen.decode(errors='replace')[-500:])
