@@ -52,22 +52,31 @@ static void print_pending(unsigned int node)
     printk("\n");
 }
 
+/* Frames out of service (mm/offline.c). */
+static void print_out_of_service(unsigned int node)
+{
+    printk("heap: node %u: %lu offlined, %lu broken, %lu on their way out\n",
+           node, offline_nr_offlined(node), offline_nr_broken(node),
+           offline_nr_pending(node));
+}
+
 static void print_node_heap(unsigned int node)
 {
     if (!heap_node_exists(node)) {
         printk("heap: node %u: no heap (no RAM, or none of it freed yet)",
                node);
         print_pending(node);
+        /* badpages= can park every frame of a node: say where they went. */
+        if (offline_nr_offlined(node) || offline_nr_broken(node) ||
+            offline_nr_pending(node))
+            print_out_of_service(node);
         return;
     }
     printk("heap: node %u: %lu pages free", node, heap_free_pages_node(node));
     print_pending(node);
     printk("heap: node %u: %lu of them dirty (need a scrub)\n", node,
            scrub_dirty_pages(node));
-    /* Frames out of service (mm/offline.c). */
-    printk("heap: node %u: %lu offlined, %lu broken, %lu on their way out\n",
-           node, offline_nr_offlined(node), offline_nr_broken(node),
-           offline_nr_pending(node));
+    print_out_of_service(node);
     for (unsigned int zone = 0; zone < NR_ZONES; zone++)
         if (heap_free_pages_in(node, zone))
             print_zone(node, zone);

@@ -47,10 +47,11 @@ def monitor_append(commands):
     return append
 
 
-def run_script(t, topology, commands, label=''):
-    """Boot, run the commands, return (result, [(command, [lines])])."""
+def run_script(t, topology, commands, label='', append=''):
+    """Boot, run the commands, return (result, [(command, [lines])]);
+    `append`: boot arguments before the script."""
     r = t.boot(label=label or topology, topology=topology,
-               append=monitor_append(commands), timeout=30)
+               append=(append + ' ' if append else '') + monitor_append(commands), timeout=30)
     t.require(not r.timed_out, f'{topology}: the script did not power off: {r.describe()}')
     t.check('PANIC' not in r.console, f'{topology}: the monitor panicked')
     return r, sections(r.console)

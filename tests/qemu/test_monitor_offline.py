@@ -14,7 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import memmap
-from test_monitor import ALLOC_RE, Session
+from test_monitor import ALLOC_RE, Session, output_of, run_script
 
 QUERY_RE = re.compile(r'^(query|offline|online): frame 0x([0-9a-f]+) is (.+)$')
 OUT_RE = re.compile(r'^heap: node (\d+): (\d+) offlined, (\d+) broken, (\d+) on their way out$')
@@ -138,3 +138,21 @@ def metadata_frame(t, s):
     meta = [st for st, _, state, _ in dumps[0].runs if state == 'meta'] if dumps else []
     t.check(meta, 'node 1 dump shows no metadata run to offline')
     return meta[0] if meta else None
+
+
+def test_monitor_badpages_whole_node(t):
+    """badpages= over all of node 1: boot goes on, node 1 has no heap, and
+    `heap` still says where its frames went (broken, or marked where boot
+    allocated them); nothing is allocated from it."""
+    r, secs = run_script(t, '2node', ['heap node 1', 'alloc 0 node 1 exact', 'check'],
+                         append='badpages=0x88000-0x8ffff')
+    heap = output_of(t, secs, 'heap node 1')
+    t.check(heap and heap[0].startswith('heap: node 1: no heap'),
+            f'node 1, all of it bad RAM, should have no heap: {heap}')
+    m = next((OUT_RE.match(l) for l in heap if OUT_RE.match(l)), None)
+    t.check(m and int(m.group(3)) + int(m.group(4)) == 0x8000 and int(m.group(3)) > 0x7000,
+            f'`heap node 1` should count its 32768 frames broken or on their way out: {heap}')
+    t.check(any('nothing fits' in l for l in output_of(t, secs, 'alloc 0 node 1 exact')),
+            'an allocation from a node of bad RAM only should find nothing')
+    t.check(any('every heap rule holds' in l for l in output_of(t, secs, 'check')),
+            'the heap rules do not hold with a node of bad RAM')
