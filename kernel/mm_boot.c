@@ -48,6 +48,7 @@
 #include "../mm/hooks.h"
 #include "../mm/lab.h"
 #include "../mm/offline.h"
+#include "../mm/scrub.h"
 #include "board.h"
 #include "mm_boot.h"
 #include "panic.h"
@@ -300,6 +301,17 @@ void mm_boot_end(void)
     bootmem_for_each_range(count_range, &stats.handed_pages);
     if (deferred_mode == DEFERRED_ON && find_worker_harts() == 0)
         deferred_mode = DEFERRED_OFF; /* nobody else to do it */
+    if (deferred_mode != DEFERRED_OFF && scrub_get_policy() == SCRUB_ON) {
+        /*
+         * scrub=on promises that boot zeroes every free frame before it
+         * goes on; frames still pending would come in dirty afterwards.
+         * Zeroing all of RAM costs more than handing it over, so eager
+         * init adds little to what scrub=on has already asked for.
+         */
+        deferred_mode = DEFERRED_OFF;
+        printk("deferred: off: scrub=on zeroes all free memory before boot "
+               "goes on, so the heap takes all of it now\n");
+    }
     if (deferred_mode != DEFERRED_OFF) {
         frametable_boot_may_wait();
         stats.pending_pages = deferred_defer_boot_ranges(smp_this_node(),

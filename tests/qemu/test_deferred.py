@@ -4,7 +4,8 @@ gives the same heap at once; suite `deferred` passes on one node with
 a second hart (the 1node ktest boot has one hart, where boot inits
 eagerly); a pending frame's frame-table section is not ready and reads
 all zero, and `offline` of such a frame makes it ready first; with
-`deferred_init=off` boot zeroes every section. Five short boots; the 2-
+`deferred_init=off` boot zeroes every section; `scrub=on` hands every
+frame over at boot and zeroes it. Six short boots; the 2-
 and 4-node KTAP runs of suite `deferred` are in test_ktest.py."""
 
 import re
@@ -149,3 +150,27 @@ def test_off_zeroes_every_section_at_boot(t):
     sections_, _, zeroed, waiting = frametable_line(t, r.console, 'off')
     t.check(zeroed == sections_ and waiting == 0,
             f'deferred_init=off: {zeroed} of {sections_} sections zeroed, {waiting} left')
+
+
+DIRTY_RE = re.compile(r'^heap: node (\d+): (\d+) of them dirty')
+SCRUBBED_RE = re.compile(r'^scrub: (\d+) free pages zeroed before boot went on')
+
+
+def test_scrub_on_zeroes_what_deferred_init_would_leave(t):
+    # scrub=on promises every free frame zeroed before boot goes on: with
+    # frames still pending they would come in dirty later, so boot hands
+    # everything over at once and scrubs it all.
+    r, secs = boot_script(t, 'scrub=on', 'scrub=on', ['heap', 'settle'])
+    t.check(not any(PENDING_RE.match(l) for l in r.console.splitlines()),
+            'scrub=on boot left frames pending for deferred init')
+    t.check(any(l.startswith('deferred: off: scrub=on') for l in r.console.splitlines()),
+            'scrub=on boot does not say why deferred init is off')
+    heap = output_of(t, secs, 'heap')
+    dirty = {int(m.group(1)): int(m.group(2)) for m in map(DIRTY_RE.match, heap) if m}
+    t.check(set(dirty) == {0, 1} and not any(dirty.values()),
+            f'after a scrub=on boot every node should have 0 dirty pages: {dirty}')
+    zeroed = [int(m.group(1)) for m in map(SCRUBBED_RE.match, r.console.splitlines()) if m]
+    t.check(zeroed and zeroed[0] == total(t, heap, 'scrub=on heap'),
+            f'the scrub: line should count every free page ({total(t, heap, "heap")}): {zeroed}')
+    t.check(any('nothing was deferred' in l for l in output_of(t, secs, 'settle')),
+            f'settle after scrub=on: {output_of(t, secs, "settle")}')
