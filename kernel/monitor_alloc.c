@@ -198,9 +198,10 @@ static bool free_allowed(const struct held_block *b, mfn_t mfn,
 }
 
 /*
- * Frames of the block that were offlining leave service when it is freed
- * (mm/offline.c) instead of going back: say how many, so that `free` does
- * not seem to have lost them.
+ * Frames of the block that were marked to leave service (offlining, or
+ * marked while uninitialised) are parked when it is freed (mm/offline.c)
+ * instead of going back: say how many, so that `free` does not seem to
+ * have lost them.
  */
 static void print_left_service(mfn_t mfn, unsigned int order)
 {
@@ -211,8 +212,8 @@ static void print_left_service(mfn_t mfn, unsigned int order)
             page_state_is(mfn_to_page(m), PAGE_STATE_BROKEN))
             out++;
     if (out)
-        printk("free: %lu of its frames were offlining: out of service now "
-               "(offlined or broken), not free\n",
+        printk("free: %lu of its frames were marked to leave service: out "
+               "of service now (offlined or broken), not free\n",
                out);
 }
 

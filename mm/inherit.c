@@ -28,12 +28,16 @@
  *     heap frame in use: refused (panic), with lu_pages=uninit named as
  *     the policy that copes (init_heap_pages() parks it when freed);
  *   - a frame this kernel excludes (a hole in its memory map): refused
- *     the same way; uninit skips it when the range is freed.
+ *     the same way; uninit skips it when the range is freed;
+ *   - a frame this kernel wants out of service (badpages=, an erratum):
+ *     it becomes offlining, not inuse - its owner keeps it and the free
+ *     parks it - as uninit's init_heap_pages() would park it.
  */
 #include "mm/frametable.h"
 #include "mm/hooks.h"
 #include "mm/inherit.h"
 #include "mm/node_heap.h"
+#include "mm/offline.h"
 
 /* Why frame m cannot be initialised in use here, or NULL if it can. */
 static const char *refusal(mfn_t m, uint64_t ci)
@@ -47,13 +51,17 @@ static const char *refusal(mfn_t m, uint64_t ci)
     return NULL;
 }
 
-/* Claim one inherited frame of `node`: node, init count, inuse. */
+/*
+ * Claim one inherited frame of `node`: node, init count, inuse - or
+ * offlining, if this kernel marked it to leave service (badpages=): its
+ * owner keeps it, and the free parks it, as init_heap_pages() would have.
+ */
 static void claim_inherited(struct page_info *pg, uint64_t ci,
                             unsigned int node)
 {
     pg->node = (uint8_t)node;
     pg->nr_inits++;
-    WRITE_ONCE(pg->count_info, pgc_with_state(ci, PAGE_STATE_INUSE));
+    WRITE_ONCE(pg->count_info, offline_inuse_state(ci, node));
 }
 
 /* A frame that cannot be initialised in use: a panic naming the way out. */

@@ -391,6 +391,16 @@ bool offline_node_has_offlining(unsigned int node)
            READ_ONCE(offline_node_counts[node].offlining) != 0;
 }
 
+uint64_t offline_inuse_state(uint64_t ci, unsigned int node)
+{
+    if (!(ci & PGC_OFFLINE_ASKED))
+        return pgc_with_state(ci, PAGE_STATE_INUSE);
+    /* Marked while uninitialised: an in-use frame asked to leave. */
+    offline_node_counts[node].asked--;
+    offline_node_counts[node].offlining++;
+    return pgc_with_state(ci & ~PGC_OFFLINE_ASKED, PAGE_STATE_OFFLINING);
+}
+
 /* ---- queries and counters ------------------------------------------------ */
 
 int query_page_offline(mfn_t mfn, uint64_t *status)

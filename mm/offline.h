@@ -75,6 +75,14 @@ mfn_t offline_run_end(unsigned int node, mfn_t s, mfn_t e);
 bool offline_node_has_offlining(unsigned int node);
 
 /*
+ * The count_info of an uninitialised frame of `node` (word ci) declared in
+ * use without init_heap_pages() (live update's policy inuse, mm/inherit.c):
+ * inuse, or offlining if it was marked (badpages=, offline_page()), so
+ * that its owner's free parks it; the node's counters follow. Lock held.
+ */
+uint64_t offline_inuse_state(uint64_t ci, unsigned int node);
+
+/*
  * Free the inuse block [mfn, mfn + 2^order) of `node`: each offlining
  * frame is parked (offlined or broken), every other frame goes through the
  * free path's steps in the largest aligned blocks around them.

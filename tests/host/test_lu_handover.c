@@ -17,9 +17,11 @@
 #include "tests/host/lib/harness.h"
 #include "tests/host/lib/sim.h"
 
+#include "mm/bootmem.h"
 #include "mm/frametable.h"
 #include "mm/heap.h"
 #include "mm/inherit.h"
+#include "mm/offline.h"
 #include "mm/page.h"
 
 static bool free_head_of_order(mfn_t mfn, unsigned int order)
@@ -218,6 +220,72 @@ TEST(inuse_excluded_frame_refused)
     EXPECT_PANIC(inherit_frames_inuse(0x800e0, 0x80100), "0x800f0");
     EXPECT(strstr(sim_panic_msg, "not RAM") != NULL, "panic: %s",
            sim_panic_msg);
+}
+
+/*
+ * A frame this kernel wants out of service (badpages= before its heap
+ * exists: an erratum, or RAM found bad) inside a preserved block:
+ *
+ *   [0x80000 ...... |0x80080 kept, order 4: 0x80081 broken, 0x80083
+ *                    offlined 0x80090| ................ 0x80200)
+ *
+ * Expect, both policies: the owner keeps the whole block; its free parks
+ * 0x80081 (broken) and 0x80083 (offlined) and hands the other 14 frames
+ * to the heap. inuse declares the two marked frames offlining at boot,
+ * not inuse, so the ordinary free path parks them.
+ */
+static const struct sim_machine marked = {
+    .name = "a preserved block with frames marked to leave",
+    .nr_banks = 1,
+    .banks = {{0x80000, 0x80200, 0}},
+    .nr_reserved = 1,
+    .reserved = {{0x80080, 0x80090}},
+};
+
+static void boot_marked(void)
+{
+    sim_boot(&marked);
+    EXPECT_EQ(offline_page(0x80081, true), 0);
+    EXPECT_EQ(offline_page(0x80083, false), 0);
+    end_boot_allocator();
+}
+
+static void free_marked(void)
+{
+    unsigned long before = heap_total_free_pages();
+
+    free_heap_pages(0x80080, 4);
+    EXPECT_EQ(heap_total_free_pages(), before + 14);
+    EXPECT(page_state_is(mfn_to_page(0x80081), PAGE_STATE_BROKEN),
+           "0x80081 (bad RAM) is not broken after the free");
+    EXPECT(page_state_is(mfn_to_page(0x80083), PAGE_STATE_OFFLINED),
+           "0x80083 is not offlined after the free");
+    EXPECT_EQ(offline_nr_broken(0), 1);
+    EXPECT_EQ(offline_nr_offlined(0), 1);
+    EXPECT_EQ(offline_nr_pending(0), 0);
+    EXPECT_EQ(heap_check(), 0);
+}
+
+TEST(uninit_marked_frame_parked_when_freed)
+{
+    boot_marked();
+    EXPECT_EQ(offline_nr_pending(0), 2);
+    free_marked();
+}
+
+TEST(inuse_marked_frame_offlining_then_parked)
+{
+    boot_marked();
+    inherit_frames_inuse(0x80080, 0x80090);
+    EXPECT(page_state_is(mfn_to_page(0x80081), PAGE_STATE_OFFLINING) &&
+               page_has_flag(mfn_to_page(0x80081), PGC_BROKEN),
+           "marked broken 0x80081 should be offlining (broken) at boot");
+    EXPECT(page_state_is(mfn_to_page(0x80083), PAGE_STATE_OFFLINING),
+           "marked 0x80083 should be offlining at boot");
+    EXPECT_EQ(inuse_frames(0x80080, 0x80090), 14);
+    EXPECT_EQ(offline_nr_pending(0), 2);
+    EXPECT_EQ(heap_check(), 0);
+    free_marked();
 }
 
 /*

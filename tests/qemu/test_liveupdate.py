@@ -170,3 +170,45 @@ def test_overlapping_range_panics(t):
 
 def test_missing_record_panics(t):
     refused(t, 'missing', 'no record: the magic "NUMBATLU" is missing')
+
+
+def marked_frame_in_kept_block(t, policy, state_after_boot):
+    """The new kernel is told (badpages=, in liveupdate's BOOTARGS) that a
+    frame of a kept block is bad RAM: the owner keeps the block intact,
+    and its free parks the frame broken instead of freeing it."""
+    from test_monitor import ALLOC_RE, Session
+    s = Session(t, '1node')
+    try:
+        s.type(b'settle\r')
+        got = [ALLOC_RE.match(l) for l in s.type(b'alloc 4\r')]
+        m = next((g for g in got if g), None)
+        t.require(m, f'`alloc 4` printed no block: {got}')
+        block = int(m.group(2), 16)
+        bad = block + 1
+        for cmd in (f'fill {block:#x} 4 7', f'keep {block:#x} 4'):
+            s.type(cmd.encode() + b'\r')
+        s.type(f'liveupdate lu_pages={policy} badpages={bad:#x}\r'.encode(), timeout=30)
+        q = s.type(f'query {bad:#x}\r'.encode())
+        t.check(any(l == f'query: frame {bad:#x} is {state_after_boot}' for l in q),
+                f'{policy}: the marked frame after the hand-over should be '
+                f'{state_after_boot}: {q}')
+        v = s.type(f'verify {block:#x} 4 7\r'.encode())
+        t.check(any(l.endswith('holds pattern 7: intact') for l in v),
+                f'{policy}: the kept block should still hold its pattern: {v}')
+        s.type(f'free {block:#x} 4\r'.encode())
+        q = s.type(f'query {bad:#x}\r'.encode())
+        t.check(any(l == f'query: frame {bad:#x} is broken' for l in q),
+                f'{policy}: the freed block should leave the bad frame broken: {q}')
+        check = s.type(b'check\r')
+        t.check(any('every heap rule holds' in l for l in check),
+                f'{policy}: heap rules after freeing the block: {check}')
+    finally:
+        s.close()
+
+
+def test_marked_frame_in_kept_block_inuse(t):
+    marked_frame_in_kept_block(t, 'inuse', 'offlining (broken)')
+
+
+def test_marked_frame_in_kept_block_uninit(t):
+    marked_frame_in_kept_block(t, 'uninit', 'uninitialised (to be broken)')

@@ -75,7 +75,7 @@ def test_monitor_offline_states(t):
         t.check(out_counts(t, s, 1) == (0, 0, 1),
                 f'node 1 after offlining an in-use frame: {out_counts(t, s, 1)}')
         freed = s.type(f'free {b:#x} 2\r'.encode())
-        t.check(any('1 of its frames were offlining' in l for l in freed),
+        t.check(any('1 of its frames were marked to leave service' in l for l in freed),
                 f'`free` of a block with an offlining frame should say it left service: {freed}')
         says(t, s, f'query {b + 1:#x}', 'offlined')
         says(t, s, f'query {b:#x}', 'free (needs scrub)')
