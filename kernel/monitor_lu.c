@@ -17,8 +17,11 @@
 #include <numbat/errno.h>
 #include <numbat/string.h>
 
+#include "../mm/frametable.h"
 #include "../mm/heap.h"
+#include "../mm/offline.h"
 #include "../platform/poweroff.h"
+#include "board.h"
 #include "liveupdate.h"
 #include "monitor.h"
 #include "printk.h"
@@ -137,6 +140,90 @@ static bool read_lu_option(const char *w, enum lu_image *image,
     return true;
 }
 
+/* ---- bad RAM: what the record does not carry --------------------------- */
+
+#define BADPAGES_MAX 8 /* ranges badpages= takes (kernel/monitor_offline.c) */
+
+/* True if any node has frames that are, or will be, broken. */
+static bool any_broken(void)
+{
+    for (unsigned int node = 0; node < board()->nr_nodes; node++)
+        if (offline_nr_broken(node) || offline_nr_pending(node))
+            return true;
+    return false;
+}
+
+/* Add range [s, e] (inclusive) to a badpages= list; false when full. */
+static bool add_bad_range(char *buf, size_t cap, size_t *n, unsigned int nr,
+                          mfn_t s, mfn_t e)
+{
+    size_t len;
+
+    if (nr >= BADPAGES_MAX)
+        return false;
+    if (s == e)
+        len = (size_t)snprintf(buf + *n, cap - *n, "%s0x%lx", nr ? "," : "",
+                               s);
+    else
+        len = (size_t)snprintf(buf + *n, cap - *n, "%s0x%lx-0x%lx",
+                               nr ? "," : "", s, e);
+    if (*n + len >= cap)
+        return false;
+    *n += len;
+    return true;
+}
+
+/*
+ * The record carries preserved memory, not page states (docs/liveupdate.md),
+ * so the new kernel does not know which frames are bad RAM here: it would
+ * hand them out. Say so before the hand-over, with the badpages= value
+ * that keeps them out - unless the boot arguments already give one.
+ */
+static void warn_bad_ram(const char *args)
+{
+    char list[LU_BOOTARGS_LEN];
+    size_t n = 0;
+    unsigned int nr = 0;
+    unsigned long frames = 0, left_out = 0;
+    mfn_t s = INVALID_MFN, last = INVALID_MFN;
+
+    if (strncmp(args, "badpages=", 9) == 0 || !any_broken())
+        return;
+    for (const char *p = args; *p; p++)
+        if (*p == ' ' && strncmp(p + 1, "badpages=", 9) == 0)
+            return;
+    for (mfn_t m = frametable_first(); m <= frametable_end(); m++) {
+        bool bad = m < frametable_end() && mfn_valid(m) &&
+                   page_has_flag(mfn_to_page(m), PGC_BROKEN);
+
+        if (bad) {
+            frames++;
+            if (s != INVALID_MFN && m == last + 1) {
+                last = m;
+                continue;
+            }
+        }
+        if (s != INVALID_MFN &&
+            !add_bad_range(list, sizeof(list), &n, nr, s, last))
+            left_out++;
+        else if (s != INVALID_MFN)
+            nr++;
+        s = bad ? m : INVALID_MFN;
+        last = m;
+    }
+    if (!frames)
+        return;
+    list[n] = '\0';
+    printk("liveupdate: %lu frames here are bad RAM, and the record does not "
+           "carry them: the new kernel will use them unless its boot "
+           "arguments say badpages=%s",
+           frames, list);
+    if (left_out)
+        printk(" (and %lu more ranges: badpages= takes %u)", left_out,
+               BADPAGES_MAX);
+    printk("\n");
+}
+
 unsigned int monitor_cmd_liveupdate(int argc, char **argv)
 {
     enum lu_image image = LU_IMAGE_SELF;
@@ -160,6 +247,7 @@ unsigned int monitor_cmd_liveupdate(int argc, char **argv)
             return EXIT_BAD_ARGS;
         }
     }
+    warn_bad_ram(args);
     lu_handover(image, args, brk); /* returns only when it cannot start */
     return EXIT_BAD_ARGS;
 }

@@ -212,3 +212,48 @@ def test_marked_frame_in_kept_block_inuse(t):
 
 def test_marked_frame_in_kept_block_uninit(t):
     marked_frame_in_kept_block(t, 'uninit', 'uninitialised (to be broken)')
+
+
+def test_bad_ram_named_before_the_hand_over(t):
+    """The record does not carry page states, so `liveupdate` names the bad
+    RAM the new kernel would otherwise use, as the badpages= value that
+    keeps it out. Handed over with that value, the new kernel has those
+    frames broken and the first `liveupdate` said nothing; the new
+    kernel's own `liveupdate` names the same frames again."""
+    from test_monitor import ALLOC_RE, Session
+    s = Session(t, '1node')
+
+    def alloc(cmd):
+        m = next((ALLOC_RE.match(l) for l in s.type(cmd.encode() + b'\r') if ALLOC_RE.match(l)),
+                 None)
+        t.require(m, f'`{cmd}` printed no block')
+        return int(m.group(2), 16)
+
+    def warnings(lines):
+        return [l for l in lines if l.startswith('liveupdate: ') and 'bad RAM' in l]
+    try:
+        s.type(b'settle\r')
+        a = alloc('alloc 0')                 # in use: offlining (broken)
+        b = alloc('alloc 2')
+        s.type(f'free {b:#x} 2\r'.encode())  # free: broken at once
+        for cmd in (f'offline {a:#x} broken', f'offline {b:#x} broken',
+                    f'offline {b + 1:#x} broken'):
+            s.type(cmd.encode() + b'\r')
+        ranges = sorted([(a, a), (b, b + 1)])
+        want = ','.join(f'{x:#x}' if x == y else f'{x:#x}-{y:#x}' for x, y in ranges)
+        out = s.type(f'liveupdate badpages={want}\r'.encode(), timeout=30)
+        t.check(not warnings(out),
+                f'`liveupdate badpages=...` should not warn: {warnings(out)}')
+        t.require(any(l.startswith('Numbat ready') for l in out), 'no new kernel came up')
+        for m in (a, b, b + 1):
+            q = s.type(f'query {m:#x}\r'.encode())
+            t.check(any(l == f'query: frame {m:#x} is broken' for l in q),
+                    f'after the hand-over with badpages={want}, {m:#x} should be broken: {q}')
+        out = s.type(b'liveupdate\r', timeout=30)
+        warn = warnings(out)
+        t.check(len(warn) == 1 and warn[0].startswith('liveupdate: 3 frames here are bad RAM')
+                and warn[0].endswith(f'badpages={want}'),
+                f'`liveupdate` should name the 3 bad frames as badpages={want}: {warn}')
+        t.check(any(l.startswith('Numbat ready') for l in out), 'no second new kernel came up')
+    finally:
+        s.close()
