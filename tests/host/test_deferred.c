@@ -259,3 +259,45 @@ TEST(allocation_waits_for_a_chunk_on_its_way)
     EXPECT_EQ(deferred_total_pending(), deferred_pending_pages(0));
     EXPECT_EQ(heap_check(), 0);
 }
+
+/*
+ * On the allocating thread: its first take of node 1's lock is in
+ * deferred_grow(), after a look that found node 1 without a heap. Just
+ * then another "hart" hands all of node 1 over (run here, the hook off),
+ * so grow finds nothing to take and nothing on its way.
+ */
+static void land_everything_first(unsigned int node)
+{
+    if (node != 1)
+        return;
+    sim_set_lock_hook(NULL);
+    deferred_run_node(1);
+}
+
+/*
+ * The same machine, one thread: an exact allocation on node 1 looks (no
+ * heap: nothing), and the node's last chunk lands between that look and
+ * deferred_grow(), which then says false. Expect: the allocation looks
+ * once more and succeeds on node 1 (mm/heap.c, alloc_or_grow()).
+ */
+TEST(allocation_looks_again_when_the_last_chunk_lands_before_grow)
+{
+    static const struct sim_machine m = {
+        .name = "node 1 of one chunk",
+        .nr_banks = 2,
+        .banks = {{0x80000, 0x90000, 0}, {0x90000, 0x91000, 1}},
+    };
+    mfn_t mfn;
+
+    sim_boot_deferred(&m, EAGER, true);
+    REQUIRE(!heap_node_exists(1) && deferred_pending_pages(1) != 0,
+            "node 1 should have no heap and frames pending");
+    sim_set_lock_hook(land_everything_first);
+    mfn = alloc_heap_pages(0, 0, 1, ALLOC_EXACT_NODE);
+    sim_set_lock_hook(NULL);
+    EXPECT_EQ(deferred_pending_pages(1), 0);
+    REQUIRE_NE(mfn, INVALID_MFN);
+    EXPECT_EQ(sim_node_of(mfn), 1);
+    free_heap_pages(mfn, 0);
+    EXPECT_EQ(heap_check(), 0);
+}
