@@ -4,12 +4,14 @@
  * machine shaped so that breaking that rule alone fails it: the largest
  * block there is (order MAX_ORDER), a freed block with offlining frames
  * at its edges and inside, the counters through every transition, the
- * lock of the frame's own node, frames parked at init on a second node,
- * and the frames that must refuse.
+ * lock of the frame's own node (and the state read under it), frames
+ * parked at init on a second node, and broken frames in every state.
  *
  * Every case that leaves a heap behind ends with heap_check(), which also
  * compares the counters with the frame table.
  */
+#include <string.h>
+
 #include <numbat/errno.h>
 
 #include "tests/host/lib/harness.h"
@@ -20,6 +22,8 @@
 #include "mm/heap.h"
 #include "mm/offline.h"
 #include "mm/page.h"
+#include "mm/poison.h"
+#include "mm/scrub.h"
 
 static unsigned int state_of(mfn_t mfn)
 {
@@ -33,6 +37,22 @@ static void expect_free_block(mfn_t mfn, unsigned int order)
            "0x%lx is %s with order %u, not the head of a free block of order "
            "%u",
            mfn, page_state_name(state_of(mfn)), mfn_to_page(mfn)->order, order);
+}
+
+/* Expect: frame mfn is free, dirty and filled with POISON_FREED: it went
+ * through the free path (an owner's data, never handed out unscrubbed). */
+static void expect_freed_by_owner(mfn_t mfn)
+{
+    const unsigned char *p = sim_frame_va(mfn);
+    size_t bad = 0;
+
+    for (size_t i = 0; i < PAGE_SIZE; i++)
+        bad += p[i] != POISON_FREED;
+    EXPECT(page_needs_scrub(mfn) && bad == 0,
+           "0x%lx (%s) %s marked for a scrub and has %zu bytes that are not "
+           "POISON_FREED: it did not go through the free path",
+           mfn, page_state_name(state_of(mfn)),
+           page_needs_scrub(mfn) ? "is" : "is not", bad);
 }
 
 /*
@@ -71,7 +91,9 @@ TEST(lab_offline_frame_in_a_max_order_block)
  * (first, inside, last) are offlined while in use.
  * Expect: the free parks exactly those three and frees the other five as
  * the largest blocks around them: b+1, b+2 (order 0), b+4 (order 1),
- * b+6 (order 0); online of the three gives the whole block back. Then an
+ * b+6 (order 0), each of them poisoned and marked for a scrub (the
+ * owner's data); online of the three frees each through the free path too
+ * (poisoned, dirty) and gives the whole block back. Then an
  * order-2 block with its last frame offlining and a stale order on its
  * third: the free never merges a piece with one not yet given back.
  */
@@ -90,6 +112,8 @@ TEST(lab_offline_freed_block_with_offlining_frames)
     before = heap_total_free_pages();
     b = alloc_heap_pages(3, 0, 0, ALLOC_EXACT_NODE);
     REQUIRE_NE(b, INVALID_MFN);
+    for (mfn_t f = b; f < b + 8; f++)
+        memset(sim_frame_va(f), 0x5a, PAGE_SIZE); /* the owner's data */
     for (unsigned int i = 0; i < 3; i++)
         REQUIRE_EQ(offline_page(b + out[i], false), 0);
     EXPECT_EQ(offline_nr_pending(0), 3);
@@ -100,12 +124,17 @@ TEST(lab_offline_freed_block_with_offlining_frames)
     expect_free_block(b + 2, 0);
     expect_free_block(b + 4, 1);
     expect_free_block(b + 6, 0);
+    for (mfn_t f = b + 1; f < b + 7; f++)
+        if (f != b + 3)
+            expect_freed_by_owner(f);
     EXPECT_EQ(heap_total_free_pages(), before - 3);
     EXPECT_EQ(offline_nr_offlined(0), 3);
     EXPECT_EQ(offline_nr_pending(0), 0);
     EXPECT_EQ(heap_check(), 0);
-    for (unsigned int i = 0; i < 3; i++)
+    for (unsigned int i = 0; i < 3; i++) {
         EXPECT_EQ(online_page(b + out[i]), 0);
+        expect_freed_by_owner(b + out[i]);
+    }
     EXPECT_EQ(heap_total_free_pages(), before);
     EXPECT_EQ(heap_check(), 0);
 
@@ -185,10 +214,49 @@ TEST(lab_offline_counters_move_once)
     EXPECT_EQ(heap_check(), 0);
 }
 
+/* Expect: `call` says `want`, takes node 1's lock and never node 0's. */
+#define EXPECT_UNDER_NODE1_LOCK(call, want)                                    \
+    do {                                                                       \
+        unsigned long a0_, a1_, b0_, b1_, spins_;                              \
+        sim_lock_stats(0, &a0_, &spins_);                                      \
+        sim_lock_stats(1, &a1_, &spins_);                                      \
+        EXPECT_EQ((call), (want));                                             \
+        sim_lock_stats(0, &b0_, &spins_);                                      \
+        sim_lock_stats(1, &b1_, &spins_);                                      \
+        EXPECT(b0_ == a0_ && b1_ > a1_,                                        \
+               "%s took node 0's lock %lu times and node 1's %lu times",       \
+               #call, b0_ - a0_, b1_ - a1_);                                   \
+    } while (0)
+
+/* Another hart's call on the same frame, run once just before this one
+ * takes node 1's lock (sim_set_lock_hook). */
+static mfn_t sneak_mfn;
+static int (*sneak_call)(mfn_t mfn);
+
+static int sneak_offline(mfn_t mfn)
+{
+    return offline_page(mfn, false);
+}
+
+static void sneak_in(unsigned int node)
+{
+    int (*call)(mfn_t) = sneak_call;
+
+    if (node != 1 || call == NULL)
+        return;
+    sneak_call = NULL; /* once: the call below takes the lock too */
+    EXPECT_EQ(call(sneak_mfn), 0);
+}
+
 /*
  *   node 0: [0x80000 ... 0x80400)   node 1: [0x90000 ... 0x90400)
  * Expect: offline, online and query of a node-1 frame take node 1's lock
- * and never node 0's; the counts are node 1's.
+ * and never node 0's for every change of state (free to offlined or
+ * broken, offlined back to free, inuse to offlining and back: no free
+ * path takes the lock for them); the counts are node 1's.
+ * The state is read under that lock: when another call offlines (then
+ * onlines) the frame just before this one takes the lock, this one finds
+ * the frame offlined (then free) and changes nothing.
  */
 TEST(lab_offline_takes_the_frames_node_lock)
 {
@@ -197,23 +265,47 @@ TEST(lab_offline_takes_the_frames_node_lock)
         .nr_banks = 2,
         .banks = {{0x80000, 0x80400, 0}, {0x90000, 0x90400, 1}},
     };
-    unsigned long a0, a1, b0, b1, spins;
+    unsigned long before;
+    uint64_t status;
+    mfn_t b;
 
     sim_boot_and_end(&m);
-    sim_lock_stats(0, &a0, &spins);
-    sim_lock_stats(1, &a1, &spins);
-    EXPECT_EQ(offline_page(0x90100, false), 0);
-    sim_lock_stats(0, &b0, &spins);
-    sim_lock_stats(1, &b1, &spins);
-    EXPECT_EQ(b0, a0);
-    EXPECT_GT(b1, a1);
+    EXPECT_UNDER_NODE1_LOCK(offline_page(0x90100, false), 0);
     EXPECT_EQ(offline_nr_offlined(1), 1);
     EXPECT_EQ(offline_nr_offlined(0), 0);
-    EXPECT_EQ(online_page(0x90100), 0);
-    sim_lock_stats(0, &a0, &spins);
-    sim_lock_stats(1, &a1, &spins);
-    EXPECT_EQ(a0, b0);
-    EXPECT_GT(a1, b1);
+    EXPECT_UNDER_NODE1_LOCK(query_page_offline(0x90100, &status), 0);
+    EXPECT_UNDER_NODE1_LOCK(online_page(0x90100), 0);
+    EXPECT_EQ(online_page(0x90100), 0); /* free: online already */
+    b = alloc_heap_pages(0, 0, 1, ALLOC_EXACT_NODE);
+    REQUIRE_NE(b, INVALID_MFN);
+    EXPECT_UNDER_NODE1_LOCK(offline_page(b, false), 0); /* offlining */
+    EXPECT_UNDER_NODE1_LOCK(online_page(b), 0);         /* inuse again */
+    EXPECT_EQ(offline_nr_pending(1), 0);
+    free_heap_pages(b, 0);
+    EXPECT_UNDER_NODE1_LOCK(offline_page(0x90102, true), 0); /* broken */
+    EXPECT_EQ(online_page(0x90102), -EIO);
+    EXPECT_EQ(offline_nr_broken(1), 1);
+    EXPECT_EQ(heap_check(), 0);
+
+    before = heap_free_pages_node(1);
+    sneak_mfn = 0x90104;
+    sneak_call = sneak_offline;
+    sim_set_lock_hook(sneak_in);
+    EXPECT_EQ(offline_page(0x90104, false), 0);
+    sim_set_lock_hook(NULL);
+    EXPECT(sneak_call == NULL, "offline_page() never took node 1's lock");
+    EXPECT_EQ(state_of(0x90104), PAGE_STATE_OFFLINED);
+    EXPECT_EQ(offline_nr_offlined(1), 1);
+    EXPECT_EQ(heap_free_pages_node(1), before - 1);
+    REQUIRE_EQ(heap_check(), 0);
+    sneak_call = online_page;
+    sim_set_lock_hook(sneak_in);
+    EXPECT_EQ(online_page(0x90104), 0);
+    sim_set_lock_hook(NULL);
+    EXPECT(sneak_call == NULL, "online_page() never took node 1's lock");
+    EXPECT_EQ(state_of(0x90104), PAGE_STATE_FREE);
+    EXPECT_EQ(offline_nr_offlined(1), 0);
+    EXPECT_EQ(heap_free_pages_node(1), before);
     EXPECT_EQ(heap_check(), 0);
 }
 
@@ -262,9 +354,11 @@ TEST(lab_offline_parked_at_init_on_its_node)
 
 /*
  *   node 0: [0x80000 ... 0x80400)
- * Expect: a broken frame is broken in every way out: freed while in use
- * (broken from the start, or asked for broken after a plain offline), or
- * taken free; online never brings it back, even while still in use.
+ * Expect: a broken frame is broken in every way out: parked at init
+ * (broken from the start, or asked for broken after a plain offline),
+ * freed while in use (the same two ways), or taken free (offlined, then
+ * asked for broken); online never brings it back (-EIO, nothing changes),
+ * even while it is still uninitialised or in use.
  */
 TEST(lab_offline_broken_in_every_state)
 {
@@ -273,9 +367,27 @@ TEST(lab_offline_broken_in_every_state)
         .nr_banks = 1,
         .banks = {{0x80000, 0x80400, 0}},
     };
+    const mfn_t u = 0x80010, f = 0x80020;
     mfn_t b;
 
-    sim_boot_and_end(&m);
+    sim_boot(&m);
+    EXPECT_EQ(offline_page(u, true), 0);
+    EXPECT_EQ(offline_page(u + 1, false), 0);
+    EXPECT_EQ(offline_page(u + 1, true), 0);
+    EXPECT_EQ(online_page(u), -EIO);
+    EXPECT_EQ(online_page(u + 1), -EIO);
+    for (mfn_t x = u; x < u + 2; x++)
+        EXPECT(page_has_flag(mfn_to_page(x), PGC_OFFLINE_ASKED) &&
+                   page_has_flag(mfn_to_page(x), PGC_BROKEN),
+               "uninitialised 0x%lx lost its marks to online_page()", x);
+    EXPECT_EQ(offline_nr_pending(0), 2);
+    end_boot_allocator();
+    EXPECT_EQ(state_of(u), PAGE_STATE_BROKEN);
+    EXPECT_EQ(state_of(u + 1), PAGE_STATE_BROKEN);
+    EXPECT_EQ(offline_page(f, false), 0);
+    EXPECT_EQ(offline_page(f, true), 0);
+    EXPECT_EQ(online_page(f), -EIO);
+    EXPECT_EQ(state_of(f), PAGE_STATE_BROKEN);
     b = alloc_heap_pages(1, 0, 0, ALLOC_EXACT_NODE);
     REQUIRE_NE(b, INVALID_MFN);
     EXPECT_EQ(offline_page(b, false), 0);
@@ -288,7 +400,8 @@ TEST(lab_offline_broken_in_every_state)
     EXPECT_EQ(state_of(b), PAGE_STATE_BROKEN);
     EXPECT_EQ(state_of(b + 1), PAGE_STATE_BROKEN);
     EXPECT_EQ(online_page(b), -EIO);
-    EXPECT_EQ(offline_nr_broken(0), 2);
+    EXPECT_EQ(offline_nr_broken(0), 5);
     EXPECT_EQ(offline_nr_offlined(0), 0);
+    EXPECT_EQ(offline_nr_pending(0), 0);
     EXPECT_EQ(heap_check(), 0);
 }
