@@ -5,9 +5,10 @@
  * allocator range that crosses a node boundary, an eager part split over
  * two banks of a boot node that is not node 0, chunks that start off
  * their alignment, the counters read at every lock take of a chunk's
- * hand-over, the one lock a chunk may take, an allocation that finds the
- * node's last chunk on its way, a worker that must go on while another
- * node's lock is held, and workers racing with allocators.
+ * hand-over, the one lock a chunk may take, another hart that gets the
+ * lock first, an allocation (and a grow) that finds the node's last chunk
+ * on its way, a worker that must go on while another node's lock is
+ * held, and workers racing with allocators.
  *
  * The cases with threads come last: a panic on a second thread ends the
  * whole program, and the cases before it have their results by then.
@@ -173,11 +174,14 @@ static unsigned int takes[MAX_NUMNODES]; /* lock takes per node, by the hook */
 static unsigned long missed;             /* frames not counted at a take */
 static mfn_t watch_s, watch_e;           /* the node's frames below the table */
 static unsigned int watch_node;
+static unsigned long watch_in;      /* uninitialised once the chunk is in */
+static unsigned int takes_after_in; /* takes that found the chunk in */
 
 /*
  * Before each lock take: count it, and check the rule that makes
  * "nothing pending" safe to trust - every frame of the node not yet in
  * the heap is counted by deferred_pending_pages(), pending or on its way.
+ * A take that finds the whole chunk in the heap already is the count-in.
  */
 static void count_take(unsigned int node)
 {
@@ -187,6 +191,20 @@ static void count_take(unsigned int node)
     takes[node < MAX_NUMNODES ? node : 0]++;
     if (counted < out && out - counted > missed)
         missed = out - counted;
+    takes_after_in += out == watch_in;
+}
+
+static bool nested_took; /* what the other hart's deferred_init_chunk said */
+
+/*
+ * Before this thread's first lock take: as if another hart of the node
+ * got the lock first, take the chunk on this thread, once (the hook is
+ * off while it does).
+ */
+static void other_hart_first(unsigned int node)
+{
+    sim_set_lock_hook(NULL);
+    nested_took = deferred_init_chunk(node);
 }
 
 /*
@@ -195,19 +213,31 @@ static void count_take(unsigned int node)
  * take), at most three times (take the chunk off the ranges, the hand-over
  * itself, count it in); never two at once (the simulator panics on a
  * second lock: that is a failure here). At every take, every frame of
- * node 1 not yet in the heap is counted, and afterwards exactly the chunk
- * has left the count.
+ * node 1 not yet in the heap is counted; the count-in is a take of its
+ * own, after the chunk is in; afterwards exactly the chunk has left the
+ * count.
+ * Then node 1 of one chunk, and another hart that takes the lock just
+ * before this one's first take: that hart gets the chunk (nothing left
+ * the ranges before the lock), and this one finds nothing, says false
+ * and hands nothing over.
  */
 TEST(lab_smp_a_chunk_takes_its_nodes_lock_only)
 {
+    static const struct sim_machine one_chunk = {
+        .name = "node 1 of one chunk",
+        .nr_banks = 2,
+        .banks = {{0x80000, 0x90000, 0}, {0x90000, 0x91000, 1}},
+    };
     unsigned long before;
     unsigned int total = 0;
+    bool took;
 
     sim_boot_deferred(&two_nodes, EAGER, false);
     watch_node = 1, watch_s = 0x90000, watch_e = sim_frametable_mfn();
     before = deferred_pending_pages(1);
     __builtin_memset(takes, 0, sizeof(takes));
     missed = 0;
+    watch_in = before - DEFERRED_CHUNK_PAGES, takes_after_in = 0;
     sim_set_lock_hook(count_take);
     REQUIRE(deferred_init_chunk(1), "node 1 handed over no chunk");
     sim_set_lock_hook(NULL);
@@ -222,10 +252,36 @@ TEST(lab_smp_a_chunk_takes_its_nodes_lock_only)
          takes[1] == total ? "yes" : "no");
     EXPECT_LE(takes[1], 3u);
     EXPECT_EQ(missed, 0);
+    EXPECT(takes_after_in > 0, "the chunk was counted in (nr_busy) without "
+                               "node 1's lock: no take came after it was in "
+                               "the heap");
     EXPECT_EQ(deferred_pending_pages(1), before - DEFERRED_CHUNK_PAGES);
     EXPECT_EQ(count_uninitialised(watch_s, watch_e),
               before - DEFERRED_CHUNK_PAGES);
     EXPECT(!sim_holds_lock(1), "node 1's lock is still held");
+    EXPECT_EQ(heap_check(), 0);
+
+    sim_boot_deferred(&one_chunk, EAGER, false);
+    before = deferred_pending_pages(1);
+    REQUIRE(before != 0 && before <= DEFERRED_CHUNK_PAGES,
+            "node 1 should be one chunk, has %lu pending pages", before);
+    nested_took = false;
+    sim_set_lock_hook(other_hart_first);
+    took = deferred_init_chunk(1);
+    sim_set_lock_hook(NULL);
+    EXPECT(nested_took, "another hart that took node 1's lock before this "
+                        "one's first take found no chunk: the chunk left "
+                        "the ranges without the lock");
+    EXPECT(!took, "a chunk handed over after another hart took node 1's "
+                  "last one (is the chunk taken under the lock, and the "
+                  "ranges looked at again under it?)");
+    EXPECT_EQ(deferred_pending_pages(1), 0);
+    for (mfn_t mfn = 0x90000; mfn < sim_frametable_mfn(); mfn++)
+        if (mfn_to_page(mfn)->nr_inits != 1) {
+            EXPECT(0, "frame 0x%lx went through init_heap_pages %u times", mfn,
+                   mfn_to_page(mfn)->nr_inits);
+            break;
+        }
     EXPECT_EQ(heap_check(), 0);
 }
 
@@ -305,12 +361,35 @@ static void *slow_worker(void *p)
 }
 
 /*
+ * With node 1's last chunk on its way: deferred_grow() for a node that
+ * has nothing pending nor on its way, then for node 1 itself.
+ */
+static void grow_while_on_the_way(void)
+{
+    bool other = deferred_grow(2), grew;
+    unsigned long left;
+
+    grew = deferred_grow(1);
+    left = deferred_pending_pages(1);
+    allocator_done = 1;
+    EXPECT(!other, "deferred_grow(2) says true for a node with nothing "
+                   "pending or on its way (while node 1's chunk was)");
+    EXPECT(grew, "deferred_grow(1) says false with node 1's last chunk on "
+                 "its way: it must wait for it and say true");
+    EXPECT(left == 0, "deferred_grow(1) returned with %lu frames of node 1 "
+                      "still on their way: it must wait until they are in",
+           left);
+}
+
+/*
  *   node 0 [0x80000 .. 0x90000)   node 1 [0x90000 .. 0x91000): one chunk
  * A worker takes node 1's only chunk and is held before it hands it over.
  * Expect: an exact-node allocation on node 1 meanwhile finds nothing
  * pending but a chunk on its way, waits for it and gets a frame of node
  * 1; a fallback allocation (on a fresh machine) does not fall back to
- * node 0 for it either.
+ * node 0 for it either; and (a third machine) deferred_grow(1) itself
+ * returns only once the chunk is in, and says true, while
+ * deferred_grow(2), with nothing of node 2 anywhere, says false at once.
  */
 TEST(lab_smp_grow_waits_for_the_last_chunk)
 {
@@ -320,7 +399,7 @@ TEST(lab_smp_grow_waits_for_the_last_chunk)
         .banks = {{0x80000, 0x90000, 0}, {0x90000, 0x91000, 1}},
     };
 
-    for (unsigned int exact = 0; exact < 2; exact++) {
+    for (unsigned int exact = 0; exact < 3; exact++) {
         pthread_t w;
         mfn_t mfn;
 
@@ -340,6 +419,13 @@ TEST(lab_smp_grow_waits_for_the_last_chunk)
                        "taking node 1's lock twice (the chunk, its hand-over)");
         }
         sim_set_this_node(1);
+        if (exact == 2) {
+            grow_while_on_the_way();
+            pthread_join(w, NULL);
+            sim_set_this_node(0);
+            EXPECT_EQ(heap_check(), 0);
+            continue;
+        }
         mfn = alloc_heap_pages(0, 0, 1, exact ? ALLOC_EXACT_NODE : 0);
         allocator_done = 1;
         pthread_join(w, NULL);

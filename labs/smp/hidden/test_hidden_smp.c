@@ -82,20 +82,24 @@ TEST(hidden_smp_four_nodes_holes_and_reservations)
  *   node 0 [0x80000 .. 0x90000)
  *   node 1 [0x90000 ................................. 0xb0000)
  *           16 reserved frames cut it into 17 free ranges
+ *   node 2 [0xb0000 .. 0xc0000)   frame table on top
  * Expect: node 1 records DEFERRED_MAX_RANGES ranges as pending; the one
- * more goes to the heap at once (eager), and what the call returns is
- * what is pending; settled, the heap is eager init's.
+ * more goes to the heap at once (eager), and node 2, after it, is pending
+ * in full (a full node leaves only its own range eager); what the call
+ * returns is what is pending; settled, the heap is eager init's.
  */
 TEST(hidden_smp_more_ranges_than_slots)
 {
     struct sim_machine m = {
-        .name = "node 1 in 17 free ranges",
-        .nr_banks = 2,
-        .banks = {{0x80000, 0x90000, 0}, {0x90000, 0xb0000, 1}},
+        .name = "node 1 in 17 free ranges, node 2 after it",
+        .nr_banks = 3,
+        .banks = {{0x80000, 0x90000, 0},
+                  {0x90000, 0xb0000, 1},
+                  {0xb0000, 0xc0000, 2}},
         .nr_reserved = 16,
     };
     struct heap_shape eager, deferred;
-    unsigned long made, pending0;
+    unsigned long made, pending0, pending2;
 
     for (unsigned int i = 0; i < 16; i++)
         m.reserved[i] =
@@ -104,14 +108,17 @@ TEST(hidden_smp_more_ranges_than_slots)
     heap_shape_take(&eager);
     made = sim_boot_deferred(&m, EAGER, false);
     pending0 = deferred_pending_pages(0);
+    pending2 = deferred_pending_pages(2);
     EXPECT_EQ(pending0, 0x10000 - EAGER);
-    EXPECT_EQ(made, pending0 + deferred_pending_pages(1));
+    EXPECT_EQ(pending2, 0x10000 - sim_frametable_pages());
+    EXPECT_EQ(made, pending0 + deferred_pending_pages(1) + pending2);
     /* the first 16 of node 1's ranges: 0x1000, then 15 of 0x1000 - 1 */
     EXPECT_EQ(deferred_pending_pages(1), 0x1000 + 15 * 0xfff);
     EXPECT(heap_node_exists(1), "node 1's 17th range did not go to the heap");
     EXPECT_EQ(heap_check(), 0);
     deferred_run_node(1);
     deferred_run_node(0);
+    deferred_run_node(2);
     heap_shape_take(&deferred);
     heap_shape_expect_same(&deferred, &eager);
     EXPECT_EQ(heap_check(), 0);
