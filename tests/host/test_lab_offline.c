@@ -164,8 +164,9 @@ TEST(lab_offline_freed_block_with_offlining_frames)
  * Expect: each transition moves exactly one count: a second ask of the
  * same frame counts nothing more (uninitialised, offlining, offlined,
  * broken); offlined asked to be broken moves to broken; a frame offlined
- * and then asked for broken while still in use ends broken; online of an
- * offlining frame takes it off the pending count.
+ * and then asked for broken while still in use ends broken; online of a
+ * marked uninitialised frame or of an offlining one takes it off the
+ * pending count, once.
  */
 TEST(lab_offline_counters_move_once)
 {
@@ -179,6 +180,10 @@ TEST(lab_offline_counters_move_once)
     sim_boot(&m);
     EXPECT_EQ(offline_page(0x80010, false), 0);
     EXPECT_EQ(offline_page(0x80010, true), 0);
+    EXPECT_EQ(offline_nr_pending(0), 1);
+    EXPECT_EQ(offline_page(0x80030, false), 0);
+    EXPECT_EQ(online_page(0x80030), 0);
+    EXPECT_EQ(online_page(0x80030), 0);
     EXPECT_EQ(offline_nr_pending(0), 1);
     end_boot_allocator();
     EXPECT_EQ(state_of(0x80010), PAGE_STATE_BROKEN);
