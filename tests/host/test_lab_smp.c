@@ -381,6 +381,51 @@ static void grow_while_on_the_way(void)
            left);
 }
 
+static pthread_t late_worker; /* started from the lock hook */
+static int late_started;      /* and so to be joined */
+
+/*
+ * Before this thread's first lock take: a worker takes node 1's lock
+ * first and gets the chunk; this thread goes on once the worker has it on
+ * its way (held in hold_before_hand_over()).
+ */
+static void worker_takes_it_first(unsigned int node)
+{
+    (void)node;
+    sim_set_lock_hook(NULL);
+    late_started = pthread_create(&late_worker, NULL, slow_worker, NULL) == 0;
+    while (late_started && !chunk_in_flight && !worker_done)
+        sched_yield();
+}
+
+/*
+ * deferred_grow(1) with node 1's last chunk pending, taken by a worker
+ * just before this thread's first lock take: nothing is left to take
+ * once this thread has the lock, but the worker's chunk is on its way.
+ */
+static void grow_as_a_worker_takes_the_chunk(void)
+{
+    unsigned long left;
+    bool grew;
+
+    late_started = 0;
+    sim_set_lock_hook(worker_takes_it_first);
+    grew = deferred_grow(1);
+    sim_set_lock_hook(NULL);
+    left = deferred_pending_pages(1);
+    allocator_done = 1;
+    if (late_started)
+        pthread_join(late_worker, NULL);
+    EXPECT(chunk_in_flight, "a worker that took node 1's lock before "
+                            "deferred_grow(1) did found no chunk to hand over");
+    EXPECT(grew, "deferred_grow(1) says false while the worker that took "
+                 "node 1's lock just before it has the last chunk on its way");
+    EXPECT(left == 0, "deferred_grow(1) returned with %lu frames of node 1 "
+                      "on their way (a worker took the last chunk just before "
+                      "its lock): it must wait until they are in",
+           left);
+}
+
 /*
  *   node 0 [0x80000 .. 0x90000)   node 1 [0x90000 .. 0x91000): one chunk
  * A worker takes node 1's only chunk and is held before it hands it over.
@@ -389,7 +434,9 @@ static void grow_while_on_the_way(void)
  * 1; a fallback allocation (on a fresh machine) does not fall back to
  * node 0 for it either; and (a third machine) deferred_grow(1) itself
  * returns only once the chunk is in, and says true, while
- * deferred_grow(2), with nothing of node 2 anywhere, says false at once.
+ * deferred_grow(2), with nothing of node 2 anywhere, says false at once;
+ * the same (a fourth machine) when the worker takes the chunk after
+ * deferred_grow(1) saw it pending, just before it takes the lock.
  */
 TEST(lab_smp_grow_waits_for_the_last_chunk)
 {
@@ -399,7 +446,7 @@ TEST(lab_smp_grow_waits_for_the_last_chunk)
         .banks = {{0x80000, 0x90000, 0}, {0x90000, 0x91000, 1}},
     };
 
-    for (unsigned int exact = 0; exact < 3; exact++) {
+    for (unsigned int exact = 0; exact < 4; exact++) {
         pthread_t w;
         mfn_t mfn;
 
@@ -410,6 +457,13 @@ TEST(lab_smp_grow_waits_for_the_last_chunk)
                 deferred_pending_pages(1));
         chunk_in_flight = allocator_done = worker_done = 0;
         worker_takes = 0;
+        if (exact == 3) {
+            sim_set_this_node(1);
+            grow_as_a_worker_takes_the_chunk();
+            sim_set_this_node(0);
+            EXPECT_EQ(heap_check(), 0);
+            continue;
+        }
         pthread_create(&w, NULL, slow_worker, NULL);
         while (!chunk_in_flight && !worker_done)
             sched_yield();

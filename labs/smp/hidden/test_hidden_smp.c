@@ -28,10 +28,11 @@
  *   node 3 [0x12000 ... 0x1a000)  node 2 [0x1a000 ... 0x22000)  (touching)
  * The boot hart is on node 2.
  * Expect: the eager part is node 2's, every other node is pending in
- * full, the counts add up to what boot made pending; handed over node by
- * node (3, 2, 1, 0) each node has eager init's free pages (the zones
- * differ where a node heap's structures were carved: from the first
- * chunk, not from the whole range), MFN 0 never free.
+ * full, the counts add up to what boot made pending; node 0's first
+ * chunk is the start of its first range, [0x8000, 0x9000); handed over
+ * node by node (3, 2, 1, 0) each node has eager init's free pages (the
+ * zones differ where a node heap's structures were carved: from the
+ * first chunk, not from the whole range), MFN 0 never free.
  */
 TEST(hidden_smp_four_nodes_holes_and_reservations)
 {
@@ -61,6 +62,11 @@ TEST(hidden_smp_four_nodes_holes_and_reservations)
     EXPECT_EQ(deferred_pending_pages(3), 0x8000);
     EXPECT_EQ(heap_free_pages_node(2), EAGER - NODE_HEAP_PAGES);
     EXPECT_EQ(heap_check(), 0);
+    REQUIRE(deferred_init_chunk(0), "node 0 handed over no chunk");
+    EXPECT(!page_state_is(mfn_to_page(0x8fff), PAGE_STATE_UNINITIALISED) &&
+               page_state_is(mfn_to_page(0x9100), PAGE_STATE_UNINITIALISED),
+           "node 0's first chunk is not [0x8000, 0x9000), the start of its "
+           "first range");
     for (unsigned int i = 0; i < 4; i++)
         deferred_run_node(order[i]);
     EXPECT_EQ(deferred_total_pending(), 0);
