@@ -163,7 +163,7 @@ unsigned int monitor_cmd_alloc(int argc, char **argv)
         return EXIT_PASS;
     }
     if (held_find(mfn)) /* a freed entry of the same frame: take it over */
-        slot = held_find(mfn);
+        slot = held_find(mfn); /* (no live one: the heap just gave mfn out) */
     *slot = (struct held_block){.mfn = mfn, .order = r.order, .live = true};
     printk("alloc: order %u -> [0x%lx, 0x%lx) node %u zone %u\n", r.order, mfn,
            mfn + ((mfn_t)1 << r.order), block_node(mfn), mfn_zone(mfn));

@@ -22,6 +22,7 @@
 #include "../mm/offline.h"
 #include "../platform/poweroff.h"
 #include "board.h"
+#include "bootargs.h"
 #include "liveupdate.h"
 #include "monitor.h"
 #include "printk.h"
@@ -142,8 +143,6 @@ static bool read_lu_option(const char *w, enum lu_image *image,
 
 /* ---- bad RAM: what the record does not carry --------------------------- */
 
-#define BADPAGES_MAX 8 /* ranges badpages= takes (kernel/monitor_offline.c) */
-
 /* True if any node has frames that are, or will be, broken. */
 static bool any_broken(void)
 {
@@ -153,24 +152,20 @@ static bool any_broken(void)
     return false;
 }
 
-/* Add range [s, e] (inclusive) to a badpages= list; false when full. */
-static bool add_bad_range(char *buf, size_t cap, size_t *n, unsigned int nr,
-                          mfn_t s, mfn_t e)
+/* True if the boot arguments `args` have a word that starts with `key`. */
+static bool has_arg(const char *args, const char *key)
 {
-    size_t len;
+    size_t len = strlen(key);
 
-    if (nr >= BADPAGES_MAX)
-        return false;
-    if (s == e)
-        len = (size_t)snprintf(buf + *n, cap - *n, "%s0x%lx", nr ? "," : "",
-                               s);
-    else
-        len = (size_t)snprintf(buf + *n, cap - *n, "%s0x%lx-0x%lx",
-                               nr ? "," : "", s, e);
-    if (*n + len >= cap)
-        return false;
-    *n += len;
-    return true;
+    for (const char *p = args; *p; p++)
+        if ((p == args || p[-1] == ' ') && strncmp(p, key, len) == 0)
+            return true;
+    return false;
+}
+
+static bool is_bad(mfn_t m)
+{
+    return mfn_valid(m) && page_has_flag(mfn_to_page(m), PGC_BROKEN);
 }
 
 /*
@@ -181,39 +176,37 @@ static bool add_bad_range(char *buf, size_t cap, size_t *n, unsigned int nr,
  */
 static void warn_bad_ram(const char *args)
 {
-    char list[LU_BOOTARGS_LEN];
+    char list[LU_BOOTARGS_LEN] = "";
     size_t n = 0;
     unsigned int nr = 0;
     unsigned long frames = 0, left_out = 0;
-    mfn_t s = INVALID_MFN, last = INVALID_MFN;
 
-    if (strncmp(args, "badpages=", 9) == 0 || !any_broken())
+    if (has_arg(args, "badpages=") || !any_broken())
         return;
-    for (const char *p = args; *p; p++)
-        if (*p == ' ' && strncmp(p + 1, "badpages=", 9) == 0)
-            return;
-    for (mfn_t m = frametable_first(); m <= frametable_end(); m++) {
-        bool bad = m < frametable_end() && mfn_valid(m) &&
-                   page_has_flag(mfn_to_page(m), PGC_BROKEN);
+    for (mfn_t s = frametable_first(); s < frametable_end(); s++) {
+        mfn_t e = s; /* the run of bad frames [s, e] */
+        size_t room = sizeof(list) - n;
+        int len;
 
-        if (bad) {
-            frames++;
-            if (s != INVALID_MFN && m == last + 1) {
-                last = m;
-                continue;
-            }
-        }
-        if (s != INVALID_MFN &&
-            !add_bad_range(list, sizeof(list), &n, nr, s, last))
-            left_out++;
-        else if (s != INVALID_MFN)
+        if (!is_bad(s))
+            continue;
+        while (e + 1 < frametable_end() && is_bad(e + 1))
+            e++;
+        frames += e - s + 1;
+        len = s == e ? snprintf(list + n, room, "%s0x%lx", nr ? "," : "", s)
+                     : snprintf(list + n, room, "%s0x%lx-0x%lx",
+                                nr ? "," : "", s, e);
+        if (nr < BADPAGES_MAX && (size_t)len < room) {
+            n += (size_t)len;
             nr++;
-        s = bad ? m : INVALID_MFN;
-        last = m;
+        } else {
+            list[n] = '\0'; /* a cut-off range is not printed */
+            left_out++;
+        }
+        s = e;
     }
     if (!frames)
         return;
-    list[n] = '\0';
     printk("liveupdate: %lu frames here are bad RAM, and the record does not "
            "carry them: the new kernel will use them unless its boot "
            "arguments say badpages=%s",
