@@ -224,6 +224,13 @@ static void *slow_worker(void *p)
     return NULL;
 }
 
+/* Node 1 is one chunk (less the frame table on its top). */
+static const struct sim_machine one_chunk = {
+    .name = "node 1 of one chunk",
+    .nr_banks = 2,
+    .banks = {{0x80000, 0x90000, 0}, {0x90000, 0x91000, 1}},
+};
+
 /*
  *   node 0 [0x80000 .. 0x90000)   node 1 [0x90000 .. 0x91000): one chunk
  *                                          (less the frame table on top)
@@ -234,15 +241,10 @@ static void *slow_worker(void *p)
  */
 TEST(allocation_waits_for_a_chunk_on_its_way)
 {
-    static const struct sim_machine m = {
-        .name = "node 1 of one chunk",
-        .nr_banks = 2,
-        .banks = {{0x80000, 0x90000, 0}, {0x90000, 0x91000, 1}},
-    };
     pthread_t w;
     mfn_t mfn;
 
-    sim_boot_deferred(&m, EAGER, true);
+    sim_boot_deferred(&one_chunk, EAGER, true);
     REQUIRE(deferred_pending_pages(1) <= DEFERRED_CHUNK_PAGES,
             "node 1 should be one chunk, has %lu pending pages",
             deferred_pending_pages(1));
@@ -282,14 +284,9 @@ static void land_everything_first(unsigned int node)
  */
 TEST(allocation_looks_again_when_the_last_chunk_lands_before_grow)
 {
-    static const struct sim_machine m = {
-        .name = "node 1 of one chunk",
-        .nr_banks = 2,
-        .banks = {{0x80000, 0x90000, 0}, {0x90000, 0x91000, 1}},
-    };
     mfn_t mfn;
 
-    sim_boot_deferred(&m, EAGER, true);
+    sim_boot_deferred(&one_chunk, EAGER, true);
     REQUIRE(!heap_node_exists(1) && deferred_pending_pages(1) != 0,
             "node 1 should have no heap and frames pending");
     sim_set_lock_hook(land_everything_first);
